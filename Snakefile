@@ -1,0 +1,31 @@
+# genreflow: GTZAN-style audio -> spectrogram PNGs -> split -> Keras CNN -> metrics.
+# Run:  snakemake --cores 2          (demo data; see README.md for real GTZAN and SLURM)
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: f"{workflow.basedir}/config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+sys.path.insert(0, f"{workflow.basedir}/workflow")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/spectrograms.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/split.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/predict.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

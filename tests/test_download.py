@@ -1,0 +1,595 @@
+"""Dataset download (issue 7) against a local HTTP server on 127.0.0.1.
+
+Archives are built here from tiny synthetic noise clips; no real audio and
+no outside host is ever touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
+if str(WORKFLOW_DIR) not in sys.path:  # until tests/conftest.py provides it
+    sys.path.insert(0, str(WORKFLOW_DIR))
+
+from genreflow.download import (  # noqa: E402
+    DownloadError,
+    download,
+    fetch_dataset,
+    find_genre_root,
+    normalise_sha256,
+    sha256_of,
+    unpack_archive,
+    verify_checksum,
+)
+
+GENRES = ("blues", "jazz", "rock")
+CLIPS_PER_GENRE = 2
+SAMPLE_RATE = 8000
+
+
+# --------------------------------------------------------------------------
+# Fixtures: synthetic clips, archives, local server
+# --------------------------------------------------------------------------
+
+
+def _noise_clip(path: Path, seed: int) -> None:
+    """0.1 s of quiet noise; content is irrelevant, only names matter."""
+    rng = np.random.default_rng(seed)
+    samples = (0.1 * rng.standard_normal(SAMPLE_RATE // 10)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, samples, SAMPLE_RATE, subtype="PCM_16")
+
+
+def _make_clips(root: Path, ext: str) -> None:
+    """Write ``<genre>/<genre>.NNNNN.<ext>`` under root."""
+    for g, genre in enumerate(GENRES):
+        for i in range(CLIPS_PER_GENRE):
+            _noise_clip(root / f"{genre}/{genre}.{i:05d}.{ext}", seed=g * 100 + i)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    """Clip tree shared by all archives: ``<genre>/<genre>.NNNNN.{au,wav}``."""
+    root = tmp_path_factory.mktemp("clips")
+    _make_clips(root, "au")
+    _make_clips(root, "wav")
+    return root
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A ThreadingHTTPServer on 127.0.0.1 serving ``tmp_path/srv``.
+
+    Yields (srv_dir, base_url, requests) where ``requests`` records every
+    requested path, so tests can prove nothing was downloaded.
+    """
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (stdlib naming)
+            requests.append(self.path)
+            if self.path.startswith("/truncated/"):
+                return self._send_truncated()
+            return super().do_GET()
+
+        def _send_truncated(self):
+            """Announce more bytes than sent, then hang up."""
+            body = (srv / self.path.removeprefix("/truncated/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(srv))
+    )
+    # A short poll interval keeps shutdown() from adding 0.5 s per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield srv, f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    """A proxy set in the environment must not intercept 127.0.0.1."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def _tar_gz(clips: Path, out: Path, top: str = "genres", ext: str = "au") -> Path:
+    """Original GTZAN layout: ``genres/<genre>/<genre>.NNNNN.au``."""
+    with tarfile.open(out, "w:gz") as tar:
+        for genre in GENRES:
+            for clip in sorted((clips / genre).glob(f"*.{ext}")):
+                tar.add(clip, arcname=f"{top}/{genre}/{clip.name}")
+    return out
+
+
+def _kaggle_zip(clips: Path, out: Path) -> Path:
+    """Kaggle layout, including the sibling image folder that must be ignored."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Data/features_30_sec.csv", "filename,label\n")
+        for genre in GENRES:
+            zf.writestr(f"Data/images_original/{genre}/{genre}00000.png", b"png")
+            for clip in sorted((clips / genre).glob("*.wav")):
+                zf.write(clip, f"Data/genres_original/{genre}/{clip.name}")
+    return out
+
+
+def _leftovers(parent: Path, keep: set[str]) -> list[str]:
+    """Anything in ``parent`` besides what the test expects there."""
+    return sorted(p.name for p in parent.iterdir() if p.name not in keep)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes = b"x") -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+# --------------------------------------------------------------------------
+# End-to-end fetch_dataset
+# --------------------------------------------------------------------------
+
+
+def test_fetch_tar_gz_success(served, clips, tmp_path):
+    srv, base, _ = served
+    archive = _tar_gz(clips, srv / "genres.tar.gz")
+    dest = tmp_path / "data" / "genres"
+
+    result = fetch_dataset(
+        f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}", dest, timeout_s=10
+    )
+
+    assert result == dest
+    for genre in GENRES:
+        assert sorted(p.name for p in (dest / genre).iterdir()) == [
+            f"{genre}.{i:05d}.au" for i in range(CLIPS_PER_GENRE)
+        ]
+        clip = dest / genre / f"{genre}.00000.au"
+        assert clip.read_bytes() == (clips / genre / clip.name).read_bytes()
+    assert _leftovers(dest.parent, {"genres"}) == []
+
+
+def test_fetch_kaggle_zip_layout(served, clips, tmp_path):
+    srv, base, _ = served
+    archive = _kaggle_zip(clips, srv / "download")  # no suffix: detect by content
+    dest = tmp_path / "data" / "audio"
+
+    fetch_dataset(f"{base}/download", _sha(archive), dest, timeout_s=10)
+
+    assert sorted(p.name for p in dest.iterdir()) == sorted(GENRES)
+    assert (dest / "jazz" / "jazz.00001.wav").is_file()
+    assert _leftovers(dest.parent, {"audio"}) == []
+
+
+def test_wrong_checksum_leaves_nothing(served, clips, tmp_path):
+    srv, base, _ = served
+    _tar_gz(clips, srv / "genres.tar.gz")
+    dest = tmp_path / "data" / "genres"
+
+    with pytest.raises(DownloadError, match="checksum") as err:
+        fetch_dataset(f"{base}/genres.tar.gz", "sha256:" + "0" * 64, dest, timeout_s=10)
+
+    assert f"{base}/genres.tar.gz" in str(err.value)
+    assert not dest.exists()
+    assert _leftovers(dest.parent, set()) == []
+
+
+def test_corrupt_archive_leaves_nothing(served, clips, tmp_path):
+    """Checksum matches the broken bytes, so unpacking is what must fail."""
+    srv, base, _ = served
+    whole = _tar_gz(clips, tmp_path / "whole.tar.gz").read_bytes()
+    broken = srv / "genres.tar.gz"
+    broken.write_bytes(whole[: len(whole) // 2])
+    dest = tmp_path / "data" / "genres"
+
+    with pytest.raises(DownloadError, match="cannot unpack"):
+        fetch_dataset(f"{base}/genres.tar.gz", _sha(broken), dest, timeout_s=10)
+
+    assert not dest.exists()
+    assert _leftovers(dest.parent, set()) == []
+
+
+@pytest.mark.parametrize("fmt", ["gz", "xz", "zip"])
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_archive_is_rejected(tmp_path, fmt, damage):
+    """Without a checksum (allow_unverified) the archive's own CRCs must
+    still catch damage; a flipped byte in a .tar.gz is only noticed in the
+    gzip trailer, after the tar end marker."""
+    payload = np.random.default_rng(0).bytes(50_000)  # incompressible
+    good = tmp_path / f"good.{fmt}"
+    if fmt == "zip":
+        with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("genres/pop/pop.00000.wav", payload)
+    else:
+        with tarfile.open(good, f"w:{fmt}") as tar:
+            _add_bytes(tar, "genres/pop/pop.00000.au", payload)
+    data = bytearray(good.read_bytes())
+    mid = len(data) // 2
+    if damage == "truncate":
+        del data[mid:]
+    else:
+        data[mid] ^= 0xFF
+    broken = tmp_path / "broken"
+    broken.write_bytes(bytes(data))
+    work = tmp_path / "work"
+    work.mkdir()
+
+    with pytest.raises(DownloadError, match="cannot unpack"):
+        unpack_archive(broken, work / "audio")
+    assert list(work.iterdir()) == []
+
+
+def test_not_an_archive(served, tmp_path):
+    srv, base, _ = served
+    page = srv / "index.html"
+    page.write_text("<html>login required</html>")
+    dest = tmp_path / "data" / "genres"
+
+    with pytest.raises(DownloadError, match="not a readable tar"):
+        fetch_dataset(f"{base}/index.html", _sha(page), dest, timeout_s=10)
+    assert not dest.exists()
+    assert _leftovers(dest.parent, set()) == []
+
+
+def test_truncated_transfer_is_detected(served, clips, tmp_path):
+    srv, base, _ = served
+    archive = _tar_gz(clips, srv / "genres.tar.gz")
+    dest = tmp_path / "data" / "genres"
+
+    with pytest.raises(DownloadError, match="truncated"):
+        fetch_dataset(
+            f"{base}/truncated/genres.tar.gz", _sha(archive), dest, timeout_s=10
+        )
+    assert not dest.exists()
+    assert _leftovers(dest.parent, set()) == []
+
+
+def test_existing_dest_is_untouched_and_not_downloaded(served, tmp_path):
+    _, base, requests = served
+    dest = tmp_path / "data" / "genres"
+    dest.mkdir(parents=True)
+    (dest / "mine.txt").write_text("user data")
+
+    assert fetch_dataset(f"{base}/genres.tar.gz", "", dest, timeout_s=10) == dest
+
+    assert requests == []
+    assert [p.name for p in dest.iterdir()] == ["mine.txt"]
+    assert (dest / "mine.txt").read_text() == "user data"
+
+
+def test_http_404_is_a_clear_error(served, tmp_path):
+    _, base, _ = served
+    dest = tmp_path / "data" / "genres"
+
+    with pytest.raises(DownloadError, match=r"HTTP 404") as err:
+        fetch_dataset(f"{base}/missing.tar.gz", "0" * 64, dest, timeout_s=10)
+
+    assert f"{base}/missing.tar.gz" in str(err.value)
+    assert not dest.exists()
+    assert _leftovers(dest.parent, set()) == []
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path):
+    # Bind then close a port so nothing listens there.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DownloadError, match="cannot download"):
+        download(
+            f"http://127.0.0.1:{port}/x.tar.gz", tmp_path / "x.tar.gz", timeout_s=5
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_checksum_fails_before_downloading(served, tmp_path):
+    _, base, requests = served
+    with pytest.raises(DownloadError, match="no sha256 checksum"):
+        fetch_dataset(f"{base}/genres.tar.gz", "", tmp_path / "genres", timeout_s=10)
+    assert requests == []
+    assert _leftovers(tmp_path, {"srv"}) == []
+
+
+def test_allow_unverified_skips_checksum(served, clips, tmp_path):
+    srv, base, _ = served
+    _tar_gz(clips, srv / "genres.tar.gz")
+    dest = tmp_path / "genres"
+    fetch_dataset(
+        f"{base}/genres.tar.gz", "", dest, timeout_s=10, allow_unverified=True
+    )
+    assert (dest / "rock" / "rock.00001.au").is_file()
+
+
+def test_file_url(clips, tmp_path):
+    archive = _tar_gz(clips, tmp_path / "genres.tar.gz")
+    dest = tmp_path / "out" / "genres"
+    fetch_dataset(archive.as_uri(), _sha(archive), dest, timeout_s=10)
+    assert (dest / "blues" / "blues.00000.au").is_file()
+
+
+# --------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------
+
+
+def test_download_writes_atomically(served, tmp_path):
+    srv, base, _ = served
+    (srv / "blob.bin").write_bytes(b"abc" * 1000)
+    target = tmp_path / "blob.bin"
+    download(f"{base}/blob.bin", target, timeout_s=10)
+    assert target.read_bytes() == b"abc" * 1000
+    assert _leftovers(tmp_path, {"srv", "blob.bin"}) == []
+
+
+def test_download_rejects_unsupported_scheme(tmp_path):
+    with pytest.raises(DownloadError, match="unsupported URL scheme 'ftp'"):
+        download("ftp://127.0.0.1/genres.tar.gz", tmp_path / "a", timeout_s=1)
+
+
+@pytest.mark.parametrize("expected", ["sha256:{h}", "{h}", "SHA256:{H}", "  {h}\n"])
+def test_checksum_formats(tmp_path, expected):
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"genreflow")
+    digest = sha256_of(blob)
+    assert digest == hashlib.sha256(b"genreflow").hexdigest()
+    verify_checksum(blob, expected.format(h=digest, H=digest.upper()))
+
+
+@pytest.mark.parametrize("bad", ["md5:" + "0" * 32, "sha256:xyz", "0" * 63])
+def test_malformed_checksum_is_rejected(bad):
+    with pytest.raises(DownloadError, match="invalid checksum"):
+        normalise_sha256(bad)
+
+
+@pytest.mark.parametrize("compression", ["", "bz2", "xz"])
+def test_unpack_other_tar_compressions(clips, tmp_path, compression):
+    archive = tmp_path / "a.bin"
+    with tarfile.open(archive, f"w:{compression}") as tar:
+        for clip in sorted((clips / "jazz").glob("*.au")):
+            tar.add(clip, arcname=f"gtzan/genres/jazz/{clip.name}")
+    unpack_archive(archive, tmp_path / "audio")
+    assert sorted(p.name for p in (tmp_path / "audio" / "jazz").iterdir()) == [
+        "jazz.00000.au",
+        "jazz.00001.au",
+    ]
+
+
+def test_unpack_genre_folders_at_top_level(clips, tmp_path):
+    archive = _tar_gz(clips, tmp_path / "flat.tar.gz", top=".")
+    unpack_archive(archive, tmp_path / "audio")
+    assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == sorted(GENRES)
+    assert _leftovers(tmp_path, {"flat.tar.gz", "audio"}) == []
+
+
+def test_unpack_refuses_existing_dest(clips, tmp_path):
+    archive = _tar_gz(clips, tmp_path / "g.tar.gz")
+    dest = tmp_path / "audio"
+    dest.mkdir()
+    with pytest.raises(DownloadError, match="already exists"):
+        unpack_archive(archive, dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_unpack_without_genre_folders_lists_contents(tmp_path):
+    archive = tmp_path / "other.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        _add_bytes(tar, "docs/readme.txt")
+        _add_bytes(tar, "docs/blues/notes.txt")
+    with pytest.raises(DownloadError, match="no genre folders") as err:
+        unpack_archive(archive, tmp_path / "audio")
+    assert "docs/readme.txt" in str(err.value)
+    assert _leftovers(tmp_path, {"other.tar.gz"}) == []
+
+
+def _evil_tar(path: Path, build) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        _add_bytes(tar, "genres/blues/blues.00000.au")
+        build(tar)
+    return path
+
+
+def _symlink(name: str, target: str):
+    def build(tar):
+        info = tarfile.TarInfo(name)
+        info.type = tarfile.SYMTYPE
+        info.linkname = target
+        tar.addfile(info)
+
+    return build
+
+
+def _hardlink(name: str, target: str):
+    def build(tar):
+        info = tarfile.TarInfo(name)
+        info.type = tarfile.LNKTYPE
+        info.linkname = target
+        tar.addfile(info)
+
+    return build
+
+
+def _device(tar):
+    info = tarfile.TarInfo("genres/blues/tty")
+    info.type = tarfile.CHRTYPE
+    info.devmajor, info.devminor = 5, 0
+    tar.addfile(info)
+
+
+@pytest.mark.parametrize(
+    "build, reason",
+    [
+        (lambda tar: _add_bytes(tar, "../evil"), "escapes"),
+        (lambda tar: _add_bytes(tar, "genres/../../evil"), "escapes"),
+        (lambda tar: _add_bytes(tar, "/tmp/evil"), "escapes"),
+        (_symlink("genres/link", "/etc/passwd"), "symlink"),
+        (_symlink("genres/link", "../../outside"), "symlink"),
+        (_symlink("genres/link", "blues/../.."), "symlink"),
+        (_hardlink("genres/hard", "/etc/passwd"), "hard link"),
+        (_hardlink("genres/hard", "../outside"), "hard link"),
+        (_device, "special file"),
+        (
+            lambda tar: (
+                _symlink("genres/up", "blues")(tar),
+                _add_bytes(tar, "genres/up/x"),
+            ),
+            "through a symlink",
+        ),
+    ],
+    ids=[
+        "dotdot",
+        "inner-dotdot",
+        "absolute",
+        "symlink-abs",
+        "symlink-out",
+        "symlink-chain",
+        "hardlink-abs",
+        "hardlink-out",
+        "device",
+        "write-through-link",
+    ],
+)
+def test_unsafe_tar_members_are_rejected(tmp_path, build, reason):
+    archive = _evil_tar(tmp_path / "evil.tar.gz", build)
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(DownloadError, match=f"unsafe member.*{reason}"):
+        unpack_archive(archive, work / "audio")
+    assert list(work.iterdir()) == []
+    assert not (tmp_path.parent / "evil").exists()
+
+
+def test_fetch_rejects_dotdot_member(served, tmp_path):
+    srv, base, _ = served
+    archive = _evil_tar(srv / "evil.tar.gz", lambda tar: _add_bytes(tar, "../evil"))
+    dest = tmp_path / "data" / "genres"
+    with pytest.raises(DownloadError, match=r"unsafe member '\.\./evil'"):
+        fetch_dataset(f"{base}/evil.tar.gz", _sha(archive), dest, timeout_s=10)
+    assert not dest.exists()
+    assert not (tmp_path / "data" / "evil").exists()
+    assert _leftovers(dest.parent, set()) == []
+
+
+def test_inside_links_are_allowed(tmp_path):
+    def build(tar):
+        _symlink("genres/blues/latest.au", "blues.00000.au")(tar)
+        _hardlink("genres/blues/copy.au", "genres/blues/blues.00000.au")(tar)
+
+    archive = _evil_tar(tmp_path / "ok.tar.gz", build)
+    unpack_archive(archive, tmp_path / "audio")
+    assert (tmp_path / "audio" / "blues" / "latest.au").is_symlink()
+    assert (tmp_path / "audio" / "blues" / "copy.au").read_bytes() == b"x"
+
+
+def test_unsafe_zip_member_is_rejected(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("genres/blues/blues.00000.wav", b"x")
+        zf.writestr("../evil", b"x")
+    with pytest.raises(DownloadError, match="unsafe member '../evil'"):
+        unpack_archive(archive, tmp_path / "audio")
+    assert _leftovers(tmp_path, {"evil.zip"}) == []
+
+
+def test_find_genre_root_prefers_shallowest(tmp_path):
+    (tmp_path / "a" / "genres" / "pop").mkdir(parents=True)
+    (tmp_path / "a" / "genres" / "pop" / "pop.00000.wav").write_bytes(b"")
+    (tmp_path / "a" / "genres" / "x" / "deeper" / "rock").mkdir(parents=True)
+    (
+        tmp_path / "a" / "genres" / "x" / "deeper" / "rock" / "rock.00000.wav"
+    ).write_bytes(b"")
+    assert find_genre_root(tmp_path) == tmp_path / "a" / "genres"
+
+
+# --------------------------------------------------------------------------
+# Snakemake script entry
+# --------------------------------------------------------------------------
+
+SCRIPT = WORKFLOW_DIR / "scripts" / "download_dataset.py"
+
+
+def _snakemake_exe() -> str:
+    beside = Path(sys.executable).parent / "snakemake"
+    found = str(beside) if beside.exists() else shutil.which("snakemake")
+    if not found:
+        pytest.skip("snakemake executable not found")
+    return found
+
+
+def _run_snakefile(workdir: Path, url: str, sha256: str) -> subprocess.CompletedProcess:
+    (workdir / "Snakefile").write_text(f"""
+rule fetch_dataset:
+    output: directory("data/genres")
+    params:
+        url={url!r},
+        sha256={sha256!r},
+        timeout_s=10,
+    log: "logs/fetch_dataset.log"
+    script: {str(SCRIPT)!r}
+""")
+    env = {
+        **os.environ,
+        "no_proxy": "127.0.0.1,localhost",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    return subprocess.run(
+        [_snakemake_exe(), "--cores", "1", "--snakefile", "Snakefile"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_snakemake_script_entry(served, clips, tmp_path):
+    srv, base, _ = served
+    archive = _tar_gz(clips, srv / "genres.tar.gz")
+    work = tmp_path / "wf"
+    work.mkdir()
+
+    ok = _run_snakefile(work, f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}")
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert (work / "data" / "genres" / "rock" / "rock.00000.au").is_file()
+    assert _leftovers(work / "data", {"genres"}) == []
+    assert "dataset ready" in (work / "logs" / "fetch_dataset.log").read_text()
+
+    shutil.rmtree(work / "data")
+    bad = _run_snakefile(work, f"{base}/genres.tar.gz", "0" * 64)
+    assert bad.returncode != 0
+    assert "checksum mismatch" in (work / "logs" / "fetch_dataset.log").read_text()
+    assert not (work / "data" / "genres").exists()

@@ -1,0 +1,90 @@
+"""Scoring a trained model on the manifest's splits and writing predictions and plots."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from . import data
+from .atomic import atomic_path
+from .featurize import SpectrogramParams
+from .metrics import score, track_probabilities
+from .recipe import TrainSettings
+
+
+def track_windows(png_path: str, settings: TrainSettings, spec: SpectrogramParams) -> np.ndarray:
+    """The model inputs that make up one track: sliding windows, or the blog's one resized image."""
+    image = data.read_png(png_path)
+    if settings.recipe == "blog":
+        import tensorflow as tf
+
+        resized = tf.image.resize(image[None].astype(np.float32), (settings.image_size, settings.image_size), method="bilinear")
+        return resized.numpy()
+    from .training import hop_frames, window_frames
+
+    return data.sliding_windows(image, window_frames(settings, spec), hop_frames(settings, spec))
+
+
+def predict_tracks(model, png_paths: list[str], settings: TrainSettings, spec: SpectrogramParams, chunk: int = 1024) -> list[np.ndarray]:
+    """Per-track (windows, classes) probabilities, predicting in bounded chunks of windows."""
+    results: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+
+    def flush():
+        if pending:
+            probs = model.predict(np.concatenate(pending), batch_size=settings.batch_size * 4, verbose=0)
+            start = 0
+            for windows in pending:
+                results.append(probs[start : start + len(windows)].astype(np.float64))
+                start += len(windows)
+            pending.clear()
+
+    for path in png_paths:
+        pending.append(track_windows(path, settings, spec))
+        if sum(len(w) for w in pending) >= chunk:
+            flush()
+    flush()
+    return results
+
+
+def evaluate_split(model, rows, genres, settings, spec) -> tuple[dict, np.ndarray]:
+    index = {g: i for i, g in enumerate(genres)}
+    labels = np.array([index[r["genre"]] for r in rows], dtype=np.int64)
+    window_probs = predict_tracks(model, [r["spectrogram"] for r in rows], settings, spec)
+    return score(window_probs, labels, genres), track_probabilities(window_probs)
+
+
+def write_predictions(path: str | os.PathLike, rows, probabilities: np.ndarray, genres: list[str]) -> None:
+    """file, true genre, predicted genre, one probability column per genre."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in genres]])
+        for row, probs in zip(rows, probabilities):
+            writer.writerow([row["spectrogram"], row["track"], row["genre"], genres[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
+
+
+def plot_confusion(cm: np.ndarray, genres: list[str], path: str | os.PathLike, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
+    ax.set_yticks(range(len(genres)), genres)
+    ax.set_xlabel("predicted genre")
+    ax.set_ylabel("true genre")
+    ax.set_title(title)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,14 @@
+"""Logging for rule scripts: everything, including Keras' and TensorFlow's output, goes to the rule's log."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def to_file(path: str) -> None:
+    stream = open(path, "a", buffering=1, encoding="utf-8")
+    sys.stdout = sys.stderr = stream
+    logging.basicConfig(
+        stream=stream, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )

@@ -1,0 +1,42 @@
+"""QC tables: rejected audio with reasons, and how each used track was read."""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Iterable
+
+from .atomic import atomic_path
+from .pngio import read_png_text
+
+REJECTED_FIELDS = ("path", "genre", "track_id", "reason")
+TRACK_FIELDS = ("track", "genre", "audio", "spectrogram", "source_rate", "channels", "subtype", "duration_s", "notes")
+
+
+def write_tsv_atomic(path: str | os.PathLike, header: Iterable[str], rows: Iterable[Iterable[object]]) -> None:
+    """Tab-separated, with tabs and newlines inside fields replaced, so odd file names stay one row."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([str(v).replace("\t", " ").replace("\n", " ") for v in row])
+
+
+def write_rejections(path: str | os.PathLike, rejections: list[dict]) -> None:
+    write_tsv_atomic(path, REJECTED_FIELDS, ([r.get(k, "") for k in REJECTED_FIELDS] for r in rejections))
+
+
+def write_track_table(path: str | os.PathLike, tracks: list[dict], spectrograms: list[str]) -> None:
+    rows = []
+    for track, png in zip(tracks, spectrograms):
+        text = read_png_text(png)
+        rows.append(
+            [track["track_id"], track["genre"], track["audio"], png]
+            + [text.get(f"genreflow:{k}", "") for k in ("source_rate", "channels", "subtype", "duration_s", "notes")]
+        )
+    write_tsv_atomic(path, TRACK_FIELDS, rows)
+
+
+def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))

@@ -1,0 +1,196 @@
+"""Assigning tracks to train/val/test, writing the manifest and the folder tree Keras reads."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .atomic import atomic_path
+
+SPLITS = ("train", "val", "test")
+MANIFEST_FIELDS = ("track", "genre", "split", "spectrogram")
+
+
+@dataclass(frozen=True)
+class Entry:
+    track: str
+    genre: str
+    spectrogram: str
+
+
+class SplitError(ValueError):
+    pass
+
+
+def hash_fraction(track: str, seed: int) -> float:
+    """A number in [0, 1) that depends only on the track id and the seed."""
+    digest = hashlib.sha256(f"{seed}:{track}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_by_hash(entries: Iterable[Entry], ratios: Mapping[str, float], seed: int) -> dict[str, str]:
+    """Each track's split from a hash of its id: adding or removing tracks never moves another one."""
+    bounds, total = [], 0.0
+    for name in SPLITS:
+        total += ratios.get(name, 0.0)
+        bounds.append((total, name))
+    assignment = {}
+    for entry in entries:
+        u = hash_fraction(entry.track, seed) * total
+        assignment[entry.track] = next(name for bound, name in bounds if u < bound)
+    return assignment
+
+
+def split_stratified(entries: Iterable[Entry], ratios: Mapping[str, float], seed: int) -> dict[str, str]:
+    """split-folders' ``ratio`` method: per genre, a seeded shuffle cut at the ratios.
+
+    Uses the same algorithm as ``splitfolders.ratio`` (sorted files, ``random.seed(seed)``,
+    ``random.shuffle``, cut points ``int(r * n)``), without copying any file.
+    """
+    by_genre: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        by_genre[entry.genre].append(entry)
+    names = [name for name in SPLITS if ratios.get(name, 0.0) > 0]
+    fractions = [ratios[name] for name in names]
+    assignment = {}
+    for genre in sorted(by_genre):
+        files = sorted(by_genre[genre], key=lambda e: Path(e.spectrogram).name)
+        random.seed(seed)
+        random.shuffle(files)
+        n = len(files)
+        cut_train = int(fractions[0] * n)
+        cuts = [0, cut_train]
+        if len(fractions) == 3:
+            cuts.append(cut_train + int(fractions[1] * n))
+        cuts.append(n)
+        for name, lo, hi in zip(names, cuts[:-1], cuts[1:]):
+            for entry in files[lo:hi]:
+                assignment[entry.track] = name
+    return assignment
+
+
+def read_split_lists(lists: Mapping[str, str | os.PathLike]) -> dict[str, str]:
+    """Published split lists (``genre/genre.NNNNN.wav`` per line) as track id -> split."""
+    assignment = {}
+    for name, path in lists.items():
+        for line in Path(path).read_text().splitlines():
+            line = line.strip()
+            if line:
+                assignment[Path(line).stem] = name
+    return assignment
+
+
+def split_by_lists(entries: Iterable[Entry], lists: Mapping[str, str | os.PathLike]) -> tuple[dict[str, str], list[str]]:
+    """Tracks in the published lists keep their split; the others are left out and named."""
+    listed = read_split_lists(lists)
+    assignment, unlisted = {}, []
+    for entry in entries:
+        if entry.track in listed:
+            assignment[entry.track] = listed[entry.track]
+        else:
+            unlisted.append(entry.track)
+    return assignment, unlisted
+
+
+def summarise(entries: Iterable[Entry], assignment: Mapping[str, str]) -> dict[str, Counter]:
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for entry in entries:
+        if entry.track in assignment:
+            counts[entry.genre][assignment[entry.track]] += 1
+    return counts
+
+
+def check_assignment(entries: list[Entry], assignment: Mapping[str, str], genres: list[str]) -> list[str]:
+    """Errors that make training meaningless, and warnings that only weaken evaluation."""
+    if not any(split == "train" for split in assignment.values()):
+        raise SplitError("the split has no training track")
+    if not any(split == "val" for split in assignment.values()):
+        raise SplitError("the split has no validation track; raise split.ratios.val")
+    counts = summarise(entries, assignment)
+    warnings = []
+    for genre in genres:
+        if counts[genre]["train"] == 0:
+            raise SplitError(f"genre '{genre}' has no training track ({dict(counts[genre]) or 'no tracks'})")
+        for name in ("val", "test"):
+            if counts[genre][name] == 0 and any(s == name for s in assignment.values()):
+                warnings.append(f"genre '{genre}' has no track in '{name}'")
+    return warnings
+
+
+def write_manifest(path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(MANIFEST_FIELDS)
+        for entry in sorted(entries, key=lambda e: (e.genre, e.track)):
+            if entry.track in assignment:
+                writer.writerow((entry.track, entry.genre, assignment[entry.track], entry.spectrogram))
+
+
+def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def link_or_copy(source: Path, link: Path) -> None:
+    """A relative symlink where the file system allows it, else a hard link, else a copy."""
+    try:
+        link.symlink_to(os.path.relpath(source, link.parent))
+        return
+    except OSError:
+        pass
+    try:
+        os.link(source, link)
+    except OSError:
+        shutil.copy2(source, link)
+
+
+def build_tree(tree_dirs: Mapping[str, str | os.PathLike], rows: list[dict[str, str]], genres: list[str]) -> None:
+    """``<split>/<genre>/<track>.png`` links, with every genre folder present even when empty
+    (``image_dataset_from_directory`` infers classes from folders)."""
+    for split, root in tree_dirs.items():
+        root = Path(root)
+        if root.exists():
+            shutil.rmtree(root)
+        for genre in genres:
+            (root / genre).mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        if row["split"] in tree_dirs:
+            source = Path(row["spectrogram"]).resolve()
+            link_or_copy(source, Path(tree_dirs[row["split"]]) / row["genre"] / source.name)
+
+
+def assign(entries: list[Entry], split_config: Mapping, genres: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Dispatch on ``split.method``; returns the assignment and warnings worth logging."""
+    method, seed = split_config["method"], split_config["seed"]
+    warnings: list[str] = []
+    if method == "hash":
+        assignment = split_by_hash(entries, split_config["ratios"], seed)
+    elif method == "ratio":
+        assignment = split_stratified(entries, split_config["ratios"], seed)
+    elif method == "fault_filtered":
+        assignment, unlisted = split_by_lists(entries, split_config["lists"])
+        if unlisted:
+            shown = ", ".join(unlisted[:10]) + (" ..." if len(unlisted) > 10 else "")
+            warnings.append(f"{len(unlisted)} track(s) are not in the published lists and are left out: {shown}")
+    else:
+        raise SplitError(f"split.method: unknown method '{method}'")
+    return assignment, warnings + check_assignment(entries, assignment, genres)
+
+
+def write_summary(path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str], genres: list[str]) -> None:
+    """Tracks per genre and split, as a TSV a person can read."""
+    counts = summarise(entries, assignment)
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write("genre\t" + "\t".join(SPLITS) + "\ttotal\n")
+        for genre in genres:
+            row = [counts[genre][s] for s in SPLITS]
+            fh.write(f"{genre}\t" + "\t".join(map(str, row)) + f"\t{sum(row)}\n")
+        totals = [sum(counts[g][s] for g in genres) for s in SPLITS]
+        fh.write("total\t" + "\t".join(map(str, totals)) + f"\t{sum(totals)}\n")

@@ -1,0 +1,100 @@
+"""Combining the per-seed evaluations: mean +- std over seeds and ensemble predictions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .evaluation import plot_confusion
+from .metrics import mean_std, score
+from .qc import write_tsv_atomic
+
+SCALARS = ("loss", "window_accuracy", "track_accuracy", "macro_f1")
+
+
+def read_predictions(path: str) -> tuple[list[dict[str, str]], np.ndarray]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = [c for c in (rows[0].keys() if rows else []) if c.startswith("p_")]
+    return rows, np.array([[float(r[c]) for c in columns] for r in rows])
+
+
+def ensemble_split(prediction_files: list[str], genres: list[str]) -> tuple[list[dict[str, str]], np.ndarray, dict]:
+    """Mean track probabilities over seeds, scored at track level."""
+    tables = [read_predictions(p) for p in prediction_files]
+    rows = tables[0][0]
+    if not rows:
+        return rows, np.zeros((0, len(genres))), {}
+    probabilities = np.mean([probs for _, probs in tables], axis=0)
+    labels = np.array([genres.index(r["true_genre"]) for r in rows])
+    scores = score([p[None] for p in probabilities], labels, genres)
+    for window_only in ("n_windows", "window_accuracy", "loss"):
+        scores.pop(window_only)
+    return rows, probabilities, scores
+
+
+def write_ensemble_predictions(path: str, rows: list[dict[str, str]], probabilities: np.ndarray, genres: list[str]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in genres]])
+        for row, probs in zip(rows, probabilities):
+            writer.writerow([row["file"], row["track"], row["true_genre"], genres[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
+
+
+def summarize(seed_metrics, seed_predictions, seeds, splits, genres, recipe, primary, outputs) -> str:
+    per_seed = {seed: json.loads(Path(p).read_text())["splits"] for seed, p in zip(seeds, seed_metrics)}
+    report: dict = {"recipe": recipe, "seeds": list(seeds), "splits": {}}
+    for split_index, split in enumerate(splits):
+        files = [seed_predictions[i * len(splits) + split_index] for i in range(len(seeds))]
+        rows, probabilities, ensemble = ensemble_split(files, genres)
+        write_ensemble_predictions(outputs["predictions"][split_index] if isinstance(outputs["predictions"], list) else outputs["predictions"], rows, probabilities, genres)
+        seeds_here = {seed: m[split] for seed, m in per_seed.items() if split in m}
+        report["splits"][split] = {
+            "ensemble": ensemble,
+            "mean_std": {k: mean_std([m[k] for m in seeds_here.values()]) for k in SCALARS} if seeds_here else {},
+            "per_seed": seeds_here,
+        }
+    headline = "test" if report["splits"].get("test", {}).get("ensemble") else "val"
+    best = report["splits"].get(headline, {})
+    ensemble = best.get("ensemble", {})
+    report.update(
+        headline_split=headline,
+        accuracy=ensemble.get("track_accuracy"),
+        track_accuracy=ensemble.get("track_accuracy"),
+        window_accuracy=best.get("mean_std", {}).get("window_accuracy", {}).get("mean"),
+        loss=best.get("mean_std", {}).get("loss", {}).get("mean"),
+        macro_f1=ensemble.get("macro_f1"),
+        per_class=ensemble.get("per_class", {}),
+    )
+    with atomic_path(outputs["metrics"]) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    cm = np.array(ensemble.get("confusion_matrix", np.zeros((len(genres), len(genres)), dtype=int)))
+    plot_confusion(cm, genres, outputs["confusion"], f"{recipe} recipe, {headline} split, {len(seeds)} seed(s)")
+    write_tsv_atomic(
+        outputs["per_class"], ("genre", "precision", "recall", "f1", "support"),
+        ([g, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"]] for g, c in report["per_class"].items()),
+    )
+    for key in ("model", "history", "curves"):
+        with atomic_path(outputs[key], Path(outputs[key]).suffix) as tmp:
+            shutil.copyfile(primary[key], tmp)
+    return one_line_summary(report)
+
+
+def one_line_summary(report: dict) -> str:
+    split = report["headline_split"]
+    stats = report["splits"].get(split, {}).get("mean_std", {})
+    parts = [f"{report['recipe']} recipe, {split} split"]
+    if report.get("track_accuracy") is not None:
+        parts.append(f"track accuracy {report['track_accuracy']:.1%}")
+    if report.get("window_accuracy") is not None:
+        parts.append(f"window accuracy {report['window_accuracy']:.1%}")
+    if report.get("macro_f1") is not None:
+        parts.append(f"macro-F1 {report['macro_f1']:.3f}")
+    if stats.get("track_accuracy", {}).get("n", 0) > 1:
+        parts.append(f"seeds {stats['track_accuracy']['mean']:.1%} +- {stats['track_accuracy']['std']:.1%}")
+    return "genreflow: " + ", ".join(parts)

@@ -1,0 +1,190 @@
+"""Fitting a model from the split manifest, with resumable checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import data, models
+from .atomic import atomic_path
+from .featurize import SpectrogramParams
+from .recipe import TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+def rows_of(rows: list[dict[str, str]], split: str) -> list[dict[str, str]]:
+    return [r for r in rows if r["split"] == split]
+
+
+def labels_of(rows: list[dict[str, str]], genres: list[str]) -> np.ndarray:
+    index = {g: i for i, g in enumerate(genres)}
+    return np.array([index[r["genre"]] for r in rows], dtype=np.int32)
+
+
+def window_frames(settings: TrainSettings, spec: SpectrogramParams) -> int:
+    return data.frames_for(settings.window_s, spec.sample_rate, spec.hop_length)
+
+
+def hop_frames(settings: TrainSettings, spec: SpectrogramParams) -> int:
+    return data.frames_for(settings.eval_hop_s, spec.sample_rate, spec.hop_length)
+
+
+def validation_windows(rows, genres, settings, spec) -> tf.data.Dataset:
+    width, hop = window_frames(settings, spec), hop_frames(settings, spec)
+    windows, labels = [], []
+    for image, label in zip(data.load_images([r["spectrogram"] for r in rows]), labels_of(rows, genres)):
+        w = data.sliding_windows(image, width, hop)
+        windows.append(w)
+        labels.extend([label] * len(w))
+    onehot = tf.one_hot(np.array(labels), len(genres))
+    return tf.data.Dataset.from_tensor_slices((np.concatenate(windows), onehot)).batch(settings.batch_size).cache().prefetch(tf.data.AUTOTUNE)
+
+
+def default_datasets(rows, genres, settings: TrainSettings, spec: SpectrogramParams, seed: int):
+    train_rows = rows_of(rows, "train")
+    images = data.load_images([r["spectrogram"] for r in train_rows])
+    augment = dict(freq_masks=settings.freq_masks, freq_max=settings.freq_mask_max, time_masks=settings.time_masks, time_max=settings.time_mask_max)
+    train = data.training_windows(
+        images, labels_of(train_rows, genres), len(genres), window_frames(settings, spec), settings.batch_size, seed,
+        windows_per_track=settings.windows_per_track, augment=augment, mixup_alpha=settings.mixup_alpha,
+    )
+    steps = math.ceil(len(train_rows) * settings.windows_per_track / settings.batch_size)
+    return train, validation_windows(rows_of(rows, "val"), genres, settings, spec), steps, (images.shape[1], window_frames(settings, spec), 1)
+
+
+def blog_datasets(tree_dirs: dict[str, str], genres, settings: TrainSettings, seed: int):
+    """The blog's input: folders of RGB images resized to 64x64, read by Keras."""
+
+    def from_folder(split: str, shuffle: bool):
+        return keras.utils.image_dataset_from_directory(
+            tree_dirs[split], labels="inferred", label_mode="categorical", class_names=genres, color_mode="rgb",
+            batch_size=settings.batch_size, image_size=(settings.image_size, settings.image_size), shuffle=shuffle,
+            seed=seed, follow_links=True, verbose=False,
+        )
+
+    train = from_folder("train", True)
+    steps = int(train.cardinality())
+    return train.prefetch(tf.data.AUTOTUNE), from_folder("val", False).cache(), steps, (settings.image_size, settings.image_size, 3)
+
+
+def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: int, xla: bool) -> None:
+    if settings.recipe == "blog":
+        optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        loss = keras.losses.CategoricalCrossentropy()
+    else:
+        total = max(1, settings.epochs * steps_per_epoch)
+        warmup = min(total - 1, settings.warmup_epochs * steps_per_epoch)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=settings.learning_rate / 10, decay_steps=total - warmup,
+            warmup_target=settings.learning_rate, warmup_steps=warmup, alpha=0.01,
+        )
+        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=settings.weight_decay)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla)
+
+
+def best_so_far(history_csv: Path, monitor: str) -> float | None:
+    """The best ``monitor`` value of epochs finished before an interruption."""
+    if not history_csv.exists():
+        return None
+    with open(history_csv, newline="") as fh:
+        values = [float(row[monitor]) for row in csv.DictReader(fh) if row.get(monitor)]
+    return min(values) if values else None
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One readable line per epoch in the rule's log, whatever Keras' verbosity."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items()) if isinstance(v, float)))
+
+
+def callbacks_for(settings: TrainSettings, backup_dir: Path) -> list[keras.callbacks.Callback]:
+    history_csv = backup_dir / "history.csv"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup_dir / "checkpoint")),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        EpochLog(),
+    ]
+    if settings.recipe != "blog":
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                str(backup_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True, save_weights_only=True,
+                initial_value_threshold=best_so_far(history_csv, "val_loss"),
+            ),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience),
+        ]
+    return callbacks
+
+
+def save_atomic(model: keras.Model, path: Path) -> None:
+    with atomic_path(path, ".keras") as tmp:
+        model.save(tmp)
+
+
+def fit(
+    rows: list[dict[str, str]],
+    genres: list[str],
+    settings: TrainSettings,
+    spec: SpectrogramParams,
+    seed: int,
+    tree_dirs: dict[str, str],
+    backup_dir: Path,
+    model_path: Path,
+    history_path: Path,
+    xla: bool = False,
+) -> keras.Model:
+    """Train one model and write it with its history; an interrupted run resumes from
+    ``backup_dir`` at the last finished epoch."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    if settings.recipe == "blog":
+        train, val, steps, input_shape = blog_datasets(tree_dirs, genres, settings, seed)
+        model = models.blog_cnn(input_shape, len(genres), seed=seed)
+    else:
+        train, val, steps, input_shape = default_datasets(rows, genres, settings, spec, seed)
+        model = models.default_cnn(input_shape, len(genres), settings.filters, settings.dropout)
+    compile_model(model, settings, steps, xla)
+    log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters",
+             model.name, len(rows_of(rows, "train")), steps, input_shape, model.count_params())
+    model.fit(train, validation_data=val, epochs=settings.epochs, callbacks=callbacks_for(settings, backup_dir), verbose=2)
+    best = backup_dir / "best.weights.h5"
+    if best.exists():
+        model.load_weights(str(best))
+    save_atomic(model, model_path)
+    shutil.copyfile(backup_dir / "history.csv", history_path)
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return model
+
+
+def plot_curves(history_csv: Path, out_png: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(history_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, label in (("", "train"), ("val_", "validation")):
+            if rows and f"{prefix}{metric}" in rows[0]:
+                ax.plot(epochs, [float(r[f"{prefix}{metric}"]) for r in rows], label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(out_png, ".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)

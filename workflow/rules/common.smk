@@ -1,0 +1,45 @@
+# Helpers shared by the rules: the featurisation plan and the lists of files each stage needs.
+import os
+
+from genreflow.featurize import SpectrogramParams
+from genreflow.plan import ConfigError, check_plan, make_plan, spectrogram_path
+from snakemake.exceptions import WorkflowError
+
+SPLITS_USED = [s for s in ("val", "test") if config["split"]["ratios"].get(s, 0) > 0 or config["split"]["method"] == "fault_filtered"]
+SEEDS = config["train"]["seeds"]
+# relative split lists are looked up in the working directory, then next to the Snakefile
+config["split"]["lists"] = {
+    name: path if os.path.exists(path) else os.path.join(workflow.basedir, path)
+    for name, path in config["split"]["lists"].items()
+}
+SPECTROGRAM = SpectrogramParams.from_config(config["spectrogram"])
+DOWNLOAD_PENDING = bool(config["download"]["url"]) and not os.path.isdir(config["audio_dir"])
+
+if DOWNLOAD_PENDING:
+    PLAN = None
+else:
+    try:
+        PLAN = make_plan(config, SPECTROGRAM.signature())
+        check_plan(PLAN, config)
+    except ConfigError as err:
+        raise WorkflowError(f"Invalid configuration: {err}")
+
+
+def spectrograms():
+    return [spectrogram_path(t) for t in PLAN.tracks]
+
+
+def final_outputs():
+    if DOWNLOAD_PENDING:
+        return [config["audio_dir"]]
+    return [
+        "results/metrics/metrics.json",
+        "results/metrics/confusion_matrix.png",
+        "results/model/model.keras",
+        "results/model/history.csv",
+        "results/model/training_curves.png",
+        "results/qc/rejected.tsv",
+        "results/qc/tracks.tsv",
+        "results/split/summary.tsv",
+        *expand("results/predictions/{split}.csv", split=SPLITS_USED),
+    ]

@@ -1,0 +1,19 @@
+# Built-in demo data: a small synthetic GTZAN look-alike, written only when audio_dir is the demo folder.
+from genreflow.plan import DEMO_AUDIO_DIR, demo_tracks, is_demo
+
+if is_demo(config["audio_dir"]):
+
+    rule demo_audio:
+        output:
+            [t.audio for t in demo_tracks(config["genres"], config["demo"]["tracks_per_genre"])],
+        params:
+            out_dir=DEMO_AUDIO_DIR,
+            genres=config["genres"],
+            demo=config["demo"],
+            sample_rate=config["spectrogram"]["sample_rate"],
+        log:
+            "results/logs/demo_audio.log",
+        conda:
+            "../../envs/featurize.yaml"
+        script:
+            "../scripts/demo_audio.py"

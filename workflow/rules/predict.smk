@@ -1,0 +1,1 @@
+# Classifying new audio: see the predict section of config/config.yaml.

@@ -1,0 +1,29 @@
+# One model per seed. BackupAndRestore state lives in results/model/.backup, so a killed
+# training resumes at its last finished epoch when the workflow is run again.
+
+
+rule train:
+    input:
+        manifest="results/split/manifest.csv",
+        train="results/split/train",
+        val="results/split/val",
+    output:
+        model="results/model/seed_{seed}/model.keras",
+        history="results/model/seed_{seed}/history.csv",
+        curves="results/model/seed_{seed}/training_curves.png",
+    params:
+        genres=config["genres"],
+        train=config["train"],
+        spectrogram=config["spectrogram"],
+        backup_dir="results/model/.backup/seed_{seed}",
+    threads: 8
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    log:
+        "results/logs/train/seed_{seed}.log",
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/train.py"

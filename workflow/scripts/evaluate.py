@@ -1,0 +1,33 @@
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from genreflow import logs
+from genreflow.featurize import SpectrogramParams
+from genreflow.recipe import TrainSettings
+from genreflow.runtime import configure
+
+logs.to_file(snakemake.log[0])
+settings = TrainSettings.from_config(snakemake.params.train)
+configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settings.deterministic)
+
+import keras
+
+from genreflow.evaluation import evaluate_split, write_predictions
+from genreflow.split import read_manifest
+
+model = keras.models.load_model(snakemake.input.model)
+rows = read_manifest(snakemake.input.manifest)
+spec = SpectrogramParams.from_config(snakemake.params.spectrogram)
+genres = snakemake.params.genres
+results = {}
+for split, out_csv in zip(snakemake.params.splits, snakemake.output.predictions):
+    split_rows = [r for r in rows if r["split"] == split]
+    if not split_rows:
+        write_predictions(out_csv, [], [], genres)
+        continue
+    results[split], probabilities = evaluate_split(model, split_rows, genres, settings, spec)
+    write_predictions(out_csv, split_rows, probabilities, genres)
+    print(f"{split}: track accuracy {results[split]['track_accuracy']:.3f}, window accuracy {results[split]['window_accuracy']:.3f}")
+Path(snakemake.output.metrics).write_text(json.dumps({"seed": int(snakemake.wildcards.seed), "splits": results}, indent=2))

@@ -1,0 +1,21 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from genreflow import logs
+from genreflow.featurize import SpectrogramParams, featurize_many
+
+logs.to_file(snakemake.log[0])
+params = SpectrogramParams.from_config(snakemake.params.spectrogram)
+failures = featurize_many(zip(snakemake.input, snakemake.output), params)
+for failure in failures:
+    # remembered so that the next run skips the file instead of failing again
+    png = Path(failure.png)
+    record = Path(snakemake.params.failure_dir) / png.parent.name / f"{png.stem}.txt"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(failure.reason + "\n")
+if failures:
+    sys.exit(
+        f"{len(failures)} file(s) could not be decoded (recorded in {snakemake.params.failure_dir}; "
+        "run again to continue without them):\n" + "\n".join(f"  {f.reason}" for f in failures)
+    )

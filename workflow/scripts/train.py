@@ -1,0 +1,30 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+from genreflow import logs
+from genreflow.featurize import SpectrogramParams
+from genreflow.recipe import TrainSettings
+from genreflow.runtime import configure
+
+logs.to_file(snakemake.log[0])
+settings = TrainSettings.from_config(snakemake.params.train)
+seed = int(snakemake.wildcards.seed)
+runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic)
+
+from genreflow.split import read_manifest
+from genreflow.training import fit, plot_curves
+
+fit(
+    rows=read_manifest(snakemake.input.manifest),
+    genres=snakemake.params.genres,
+    settings=settings,
+    spec=SpectrogramParams.from_config(snakemake.params.spectrogram),
+    seed=seed,
+    tree_dirs={"train": snakemake.input.train, "val": snakemake.input.val},
+    backup_dir=Path(snakemake.params.backup_dir),
+    model_path=Path(snakemake.output.model),
+    history_path=Path(snakemake.output.history),
+    xla=runtime.xla,
+)
+plot_curves(Path(snakemake.output.history), Path(snakemake.output.curves), f"{settings.recipe} recipe, seed {seed}")
