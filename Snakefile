@@ -14,6 +14,9 @@ validate(config, "config/schema.yaml")
 sys.path.insert(0, f"{workflow.basedir}/workflow")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import soundfile
+
+# GTZAN's own encoding; anything else is converted and noted in the QC table
+NATIVE = {("WAV", "PCM_16"), ("AU", "PCM_16")}
+# libsndfile's header dump says "data : 176400 (should be 88178)" when the file ends early
+_TRUNCATED = re.compile(r"^\s*(?:data|data size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.IGNORECASE | re.MULTILINE)
 
 
 class AudioError(ValueError):
@@ -18,6 +24,7 @@ class AudioInfo:
     channels: int
     subtype: str
     duration_s: float
+    format: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -25,19 +32,27 @@ def decode(path: str, target_rate: int, offset_s: float = 0.0, duration_s: float
     """Mono float32 samples at ``target_rate``, read from ``offset_s`` for at most ``duration_s``.
 
     Stereo is averaged, other rates are resampled (soxr), 8-bit/float/FLAC are handled by
-    libsndfile. Nothing is padded here: see :func:`fit_length`.
+    libsndfile; every such conversion is listed in ``info.notes``. A truncated file decodes to
+    the samples it holds (libsndfile is lenient there). Nothing is padded here: see
+    :func:`fit_length`.
     """
     try:
         with soundfile.SoundFile(path) as sf:
-            rate, channels, subtype, frames = sf.samplerate, sf.channels, sf.subtype, sf.frames
+            rate, channels, subtype, frames, fmt = sf.samplerate, sf.channels, sf.subtype, sf.frames, sf.format
             start = int(round(offset_s * rate))
             if start:
                 sf.seek(min(start, frames))
             count = -1 if duration_s is None else int(round(duration_s * rate))
             samples = sf.read(frames=count, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+            header = sf.extra_info
+    except (RuntimeError, ValueError, EOFError, OSError) as err:  # LibsndfileError is a RuntimeError
         raise AudioError(f"{path}: cannot decode audio ({err})") from err
-    info = AudioInfo(source_rate=rate, channels=channels, subtype=subtype, duration_s=frames / rate)
+    info = AudioInfo(source_rate=rate, channels=channels, subtype=subtype, duration_s=frames / rate, format=fmt)
+    if (fmt, subtype) not in NATIVE:
+        info.notes.append(f"decoded {fmt} {subtype} (not 16-bit PCM WAV/AU)")
+    truncated = _TRUNCATED.search(header)
+    if truncated:
+        info.notes.append(f"truncated file: header declares {truncated[1]} bytes of audio, file holds {truncated[2]}")
     if samples.shape[0] == 0:
         raise AudioError(f"{path}: no samples after offset {offset_s:g} s")
     if channels > 1:

@@ -8,6 +8,7 @@ import logging
 import math
 import os
 from dataclasses import asdict, dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,6 +19,7 @@ from .spectrogram import blog_specgram_image, log_mel, to_grayscale
 # Bump when the pixels produced for the same parameters change, so old PNGs are rebuilt.
 FORMAT_VERSION = 1
 SIGNATURE_KEY = "genreflow:params"
+SOURCE_SIZE_KEY = "genreflow:source_size"
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +74,24 @@ def featurize_file(audio_path: str, png_path: str, params: SpectrogramParams) ->
     text = {
         SIGNATURE_KEY: params.signature(),
         "genreflow:source": os.path.basename(audio_path),
+        SOURCE_SIZE_KEY: str(os.path.getsize(audio_path)),
         "genreflow:source_rate": str(info.source_rate),
         "genreflow:channels": str(info.channels),
+        "genreflow:format": info.format,
         "genreflow:subtype": info.subtype,
         "genreflow:duration_s": f"{info.duration_s:.3f}",
         "genreflow:notes": "; ".join(notes),
     }
     write_png_atomic(png_path, image, text)
     return notes
+
+
+def remove_leftovers(png_path: str) -> None:
+    """Delete temporary files a killed job left for this PNG (see ``atomic_path``); only the
+    job that owns the PNG calls this, so no other job's temporary file is touched."""
+    target = Path(png_path)
+    for leftover in target.parent.glob(f".{glob_escape(target.name)}.*.tmp*"):
+        leftover.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -93,24 +105,28 @@ def featurize_many(pairs: Iterable[tuple[str, str]], params: SpectrogramParams) 
     """Featurise every (audio, png) pair; a bad file is reported and never stops the others."""
     failures = []
     for audio_path, png_path in pairs:
+        remove_leftovers(png_path)
         try:
             notes = featurize_file(audio_path, png_path, params)
         except AudioError as err:
             log.error("REJECTED %s: %s", audio_path, err)
             failures.append(FeaturizeFailure(audio_path, png_path, str(err)))
             continue
-        log.info("%s -> %s%s", audio_path, png_path, f" ({'; '.join(notes)})" if notes else "")
+        log.info("featurised %s -> %s%s", audio_path, png_path, f" ({'; '.join(notes)})" if notes else "")
     return failures
 
 
 def is_up_to_date(png_path: str, audio_path: str, signature: str) -> bool:
-    """A PNG counts as done when it is newer than its audio and made with the same parameters."""
+    """A PNG counts as done when it is newer than its audio, made with the same parameters and
+    from a file of the same size (catches a clip replaced by an older copy, e.g. ``cp -p``)."""
     try:
         if os.stat(png_path).st_mtime < os.stat(audio_path).st_mtime:
             return False
+        size = os.path.getsize(audio_path)
     except FileNotFoundError:
         return False
-    return read_png_text(png_path).get(SIGNATURE_KEY) == signature
+    text = read_png_text(png_path)
+    return text.get(SIGNATURE_KEY) == signature and text.get(SOURCE_SIZE_KEY, str(size)) == str(size)
 
 
 def batch_of(track_id: str, n_batches: int) -> int:

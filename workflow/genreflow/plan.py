@@ -94,11 +94,32 @@ def make_plan(config: dict, signature: str) -> Plan:
         check_audio_dir(config["audio_dir"], genres)
         candidates, ignored = discover_tracks(config["audio_dir"], genres)
     usable, rejected, stale = classify_tracks(candidates, set(config["known_bad_tracks"]), signature)
-    n_batches = n_batches_for(len(candidates), config["featurize"]["batch_size"])
+    return Plan(usable, rejected, ignored, make_batches(stale, len(candidates), config["featurize"]["batch_size"]))
+
+
+def make_batches(stale: list[Track], n_candidates: int, batch_size: int) -> dict[str, list[Track]]:
+    """Featurisation jobs, named so that a cluster job re-parsing the workflow finds the same ones.
+
+    Buckets hash the track id over all candidates (not only the stale ones, which shrink while
+    jobs finish). With ``batch_size: 1`` each track is its own job, named after the track, since
+    hash buckets would put colliding tracks together.
+    """
     batches: dict[str, list[Track]] = {}
+    n_batches = n_batches_for(n_candidates, batch_size)
     for track in stale:
-        batches.setdefault(f"{batch_of(track.track_id, n_batches):05d}", []).append(track)
-    return Plan(usable, rejected, ignored, dict(sorted(batches.items())))
+        key = track.track_id.replace(".", "_") if batch_size == 1 else f"{batch_of(track.track_id, n_batches):05d}"
+        batches.setdefault(key, []).append(track)
+    return dict(sorted(batches.items()))
+
+
+def rejection_summary(plan: Plan, limit: int = 20) -> str:
+    """The start-up warning: every rejected file (up to ``limit``) with its reason."""
+    lines = [f"  {r.path}: {r.reason}" for r in plan.rejected[:limit]]
+    if len(plan.rejected) > limit:
+        lines.append(f"  ... and {len(plan.rejected) - limit} more")
+    return "\n".join(
+        [f"genreflow: {len(plan.rejected)} audio file(s) rejected and skipped (results/qc/rejected.tsv):", *lines]
+    )
 
 
 def check_plan(plan: Plan, config: dict) -> None:

@@ -10,16 +10,27 @@ from .atomic import atomic_path
 from .pngio import read_png_text
 
 REJECTED_FIELDS = ("path", "genre", "track_id", "reason")
-TRACK_FIELDS = ("track", "genre", "audio", "spectrogram", "source_rate", "channels", "subtype", "duration_s", "notes")
+TRACK_FIELDS = ("track", "genre", "audio", "spectrogram", "source_rate", "channels", "format", "subtype", "duration_s", "notes")
+# control characters a file name may contain that would split a TSV row or cell
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def cell(value: object) -> str:
+    """A TSV cell for any value, file names included: tabs and newlines become visible escapes
+    (so every file stays one row) and bytes that are not UTF-8 become ``\\xNN``."""
+    text = str(value)
+    for char, escape in _ESCAPES.items():
+        text = text.replace(char, escape)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def write_tsv_atomic(path: str | os.PathLike, header: Iterable[str], rows: Iterable[Iterable[object]]) -> None:
-    """Tab-separated, with tabs and newlines inside fields replaced, so odd file names stay one row."""
+    """Tab-separated and quoted only where a cell holds a quote, so odd file names stay one row."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([str(v).replace("\t", " ").replace("\n", " ") for v in row])
+            writer.writerow([cell(v) for v in row])
 
 
 def write_rejections(path: str | os.PathLike, rejections: list[dict]) -> None:
@@ -32,7 +43,7 @@ def write_track_table(path: str | os.PathLike, tracks: list[dict], spectrograms:
         text = read_png_text(png)
         rows.append(
             [track["track_id"], track["genre"], track["audio"], png]
-            + [text.get(f"genreflow:{k}", "") for k in ("source_rate", "channels", "subtype", "duration_s", "notes")]
+            + [text.get(f"genreflow:{k}", "") for k in TRACK_FIELDS[4:]]
         )
     write_tsv_atomic(path, TRACK_FIELDS, rows)
 

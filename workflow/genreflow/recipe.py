@@ -20,6 +20,7 @@ class TrainSettings:
     windows_per_track: int = 4
     patience: int = 15
     filters: tuple[int, ...] = (16, 32, 64, 128)
+    input_pool: tuple[int, ...] = (2, 2)  # (mel bands, frames) averaged before the first conv
     dropout: float = 0.3
     freq_masks: int = 2
     freq_mask_max: int = 16

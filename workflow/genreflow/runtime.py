@@ -28,8 +28,13 @@ def configure(seed: int, threads: int, mixed_precision: str | bool, xla: str | b
     import tensorflow as tf
 
     if threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+        except RuntimeError:
+            # TF fixes its thread pools at first use; a later call in the same process
+            # (one benchmark fold after another) keeps the pools it already has.
+            pass
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

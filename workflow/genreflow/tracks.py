@@ -7,8 +7,24 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TRACK_FILE_RE = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})\.(?P<ext>au|wav)$")
+# GTZAN ships .au (original archive) or .wav (Kaggle copy); .flac is accepted for added clips.
+TRACK_EXTENSIONS = ("au", "wav", "flac")
+TRACK_FILE_RE = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})\.(?P<ext>au|wav|flac)$")
+TRACK_PATTERN = "<genre>.NNNNN.{au,wav,flac}"
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+
+# Magic numbers of files that turn up renamed as audio; libsndfile would read some of them as
+# headerless raw audio (a PNG named .au decodes as u-law noise), so they are named instead.
+NON_AUDIO_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"%PDF", "PDF document"),
+    (b"PK\x03\x04", "zip archive"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"<!DOCTYPE html", "HTML page"),
+    (b"<html", "HTML page"),
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +47,11 @@ class Rejection:
 
 
 def discover_tracks(audio_dir: str | os.PathLike, genres: list[str]) -> tuple[list[Track], list[Rejection]]:
-    """Tracks laid out as ``<genre>/<genre>.NNNNN.{au,wav}``, plus every file that was skipped and why.
+    """Tracks laid out as ``<genre>/<genre>.NNNNN.{au,wav,flac}``, plus every file that was skipped and why.
 
     Files that do not follow the layout (``.DS_Store``, ``._*``, ``*.mf``, PNGs, folders of
-    unknown genres) are reported, never silently dropped.
+    unknown genres) are reported, never silently dropped. Names are only matched, never passed
+    to a shell, so any name is safe.
     """
     root = Path(audio_dir)
     tracks: list[Track] = []
@@ -45,23 +62,48 @@ def discover_tracks(audio_dir: str | os.PathLike, genres: list[str]) -> tuple[li
     for entry in entries:
         if not entry.is_dir():
             ignored.append(Rejection(entry.path, "not inside a genre folder"))
-            continue
-        if entry.name not in wanted:
+        elif entry.name not in wanted:
             ignored.append(Rejection(entry.path, f"folder '{entry.name}' is not a configured genre"))
-            continue
-        with os.scandir(entry.path) as genre_dir:
-            files = sorted(genre_dir, key=lambda e: e.name)
-        for f in files:
-            match = TRACK_FILE_RE.match(f.name)
-            if match is None or not f.is_file():
-                ignored.append(Rejection(f.path, "name does not match <genre>.NNNNN.{au,wav}", genre=entry.name))
-            elif match["genre"] != entry.name:
-                ignored.append(
-                    Rejection(f.path, f"file of genre '{match['genre']}' inside folder '{entry.name}'", genre=entry.name)
-                )
-            else:
-                tracks.append(Track(entry.name, Path(f.name).stem, f.path))
+        else:
+            found, skipped = scan_genre_folder(entry.path, entry.name)
+            tracks += found
+            ignored += skipped
     return tracks, ignored
+
+
+def scan_genre_folder(folder: str, genre: str) -> tuple[list[Track], list[Rejection]]:
+    with os.scandir(folder) as genre_dir:
+        files = sorted(genre_dir, key=lambda e: e.name)
+    tracks: list[Track] = []
+    ignored: list[Rejection] = []
+    seen: dict[str, str] = {}  # track id -> file that claimed it first
+    for f in files:
+        match = TRACK_FILE_RE.match(f.name)
+        if match is None:
+            ignored.append(Rejection(f.path, f"name does not match {TRACK_PATTERN}", genre=genre))
+        elif not f.is_file():
+            ignored.append(Rejection(f.path, "not a regular file", genre=genre))
+        elif match["genre"] != genre:
+            ignored.append(Rejection(f.path, f"file of genre '{match['genre']}' inside folder '{genre}'", genre=genre))
+        else:
+            track_id = f"{match['genre']}.{match['number']}"
+            if track_id in seen:
+                # blues.00001.au next to blues.00001.wav: one spectrogram name, so only one can be used
+                ignored.append(Rejection(f.path, f"same track id as {os.path.basename(seen[track_id])}", genre, track_id))
+                continue
+            seen[track_id] = f.path
+            tracks.append(Track(genre, track_id, f.path))
+    return tracks, ignored
+
+
+def describe_content(head: bytes) -> str:
+    """What a file that is not audio seems to be, from its first bytes."""
+    for magic, name in NON_AUDIO_MAGIC:
+        if head.startswith(magic):
+            return name
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "text file"
+    return "unknown data"
 
 
 def sniff_audio(path: str | os.PathLike) -> str | None:
@@ -86,7 +128,10 @@ def sniff_audio(path: str | os.PathLike) -> str | None:
         info = soundfile.info(str(path))
     except Exception as err:  # libsndfile raises several types for unknown formats
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"not a readable audio file ({first_line})"
+        return f"not a readable audio file: {describe_content(head)} ({first_line})"
+    if info.format == "RAW":
+        # no header libsndfile knows; it guessed headerless audio from the extension
+        return f"not audio: {describe_content(head)} without an audio header"
     if info.frames <= 0:
         return "audio has no samples"
     if info.samplerate <= 0:

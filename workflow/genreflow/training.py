@@ -72,6 +72,8 @@ def blog_datasets(tree_dirs: dict[str, str], genres, settings: TrainSettings, se
 
     train = from_folder("train", True)
     steps = int(train.cardinality())
+    augment = models.blog_augmentation(seed)
+    train = train.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return train.prefetch(tf.data.AUTOTUNE), from_folder("val", False).cache(), steps, (settings.image_size, settings.image_size, 3)
 
 
@@ -151,7 +153,7 @@ def fit(
         model = models.blog_cnn(input_shape, len(genres), seed=seed)
     else:
         train, val, steps, input_shape = default_datasets(rows, genres, settings, spec, seed)
-        model = models.default_cnn(input_shape, len(genres), settings.filters, settings.dropout)
+        model = models.default_cnn(input_shape, len(genres), settings.filters, settings.dropout, settings.input_pool)
     compile_model(model, settings, steps, xla)
     log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters",
              model.name, len(rows_of(rows, "train")), steps, input_shape, model.count_params())

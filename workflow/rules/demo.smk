@@ -1,5 +1,5 @@
 # Built-in demo data: a small synthetic GTZAN look-alike, written only when audio_dir is the demo folder.
-from genreflow.plan import DEMO_AUDIO_DIR, demo_tracks, is_demo
+from genreflow.plan import demo_tracks, is_demo
 
 if is_demo(config["audio_dir"]):
 
@@ -7,7 +7,6 @@ if is_demo(config["audio_dir"]):
         output:
             [t.audio for t in demo_tracks(config["genres"], config["demo"]["tracks_per_genre"])],
         params:
-            out_dir=DEMO_AUDIO_DIR,
             genres=config["genres"],
             demo=config["demo"],
             sample_rate=config["spectrogram"]["sample_rate"],

@@ -1,1 +1,121 @@
-# Classifying new audio: see the predict section of config/config.yaml.
+# Classifying new audio: `snakemake predict --config 'predict={audio_dir: <folder>}'` writes
+# results/predict/<predict.name>.csv (file, top genre, one probability per genre) with the
+# trained model. Files get safe ids for internal paths (any user file name works); only missing
+# or outdated spectrograms and probabilities are planned (see genreflow.predict), so files added
+# to the folder later cost exactly their own work.
+from genreflow.predict import DEFAULT_CLASSIFY_BATCH_SIZE, file_stamp, is_declarable, make_predict_plan
+
+PREDICT_DIR = config["predict"]["audio_dir"]
+PREDICT_NAME = config["predict"]["name"]
+PREDICT_CSV = f"results/predict/{PREDICT_NAME}.csv"
+PREDICT_MODEL = "results/model/model.keras"
+PREDICT_LOGS = f"results/logs/predict/{PREDICT_NAME}"
+PREDICT = (
+    make_predict_plan(
+        PREDICT_DIR,
+        PREDICT_NAME,
+        SPECTROGRAM.signature(),
+        PREDICT_MODEL,
+        config["featurize"]["batch_size"],
+        config["predict"].get("batch_size", DEFAULT_CLASSIFY_BATCH_SIZE),
+    )
+    if PREDICT_DIR and os.path.isdir(PREDICT_DIR)
+    else None
+)
+
+
+def predict_target(wildcards):
+    # raised only when the predict target is asked for, so a wrong folder never blocks training
+    if not PREDICT_DIR:
+        raise WorkflowError(
+            "predict.audio_dir is not set: name the folder to classify, e.g. "
+            "snakemake predict --config 'predict={audio_dir: my_music}'"
+        )
+    if PREDICT is None:
+        raise WorkflowError(f"predict.audio_dir: '{PREDICT_DIR}' is not a folder")
+    return PREDICT_CSV
+
+
+rule predict:
+    input:
+        predict_target,
+
+
+for batch, batch_files in (PREDICT.featurize.items() if PREDICT else []):
+
+    rule:
+        name:
+            f"predict_spectrograms_{batch}"
+        input:
+            # a name with "{...}" would be read as a wildcard: such files are only in params,
+            # and their stamps (size, mtime) make a changed file rerun the job all the same
+            [f.audio for f in batch_files if is_declarable(f.audio)],
+        output:
+            [PREDICT.png(f) for f in batch_files],
+        params:
+            # functions, because strings in params are wildcard-expanded too
+            audio=lambda wc, files=batch_files: [f.audio for f in files],
+            stamps=lambda wc, files=batch_files: [file_stamp(f.audio) for f in files],
+            failures=[PREDICT.failure(f) for f in batch_files],
+            spectrogram=config["spectrogram"],
+        log:
+            f"{PREDICT_LOGS}/spectrograms_{batch}.log",
+        group:
+            "featurize"
+        resources:
+            mem_mb=1000,
+            runtime=30,
+        conda:
+            "../../envs/featurize.yaml"
+        script:
+            "../scripts/predict_spectrograms.py"
+
+
+for batch, batch_files in (PREDICT.classify.items() if PREDICT else []):
+
+    rule:
+        name:
+            f"predict_classify_{batch}"
+        input:
+            pngs=[PREDICT.png(f) for f in batch_files],
+            model=PREDICT_MODEL,
+        output:
+            [PREDICT.probabilities(f) for f in batch_files],
+        params:
+            relpaths=lambda wc, files=batch_files: [f.relpath for f in files],
+            genres=config["genres"],
+            train=config["train"],
+            spectrogram=config["spectrogram"],
+        threads: 2
+        resources:
+            mem_mb=4000,
+        log:
+            f"{PREDICT_LOGS}/classify_{batch}.log",
+        conda:
+            "../../envs/train.yaml"
+        script:
+            "../scripts/predict_classify.py"
+
+
+if PREDICT:
+
+    rule predict_csv:
+        input:
+            probabilities=[PREDICT.probabilities(f) for f in PREDICT.files],
+            model=PREDICT_MODEL,
+        output:
+            csv=PREDICT_CSV,
+            rejected=f"results/predict/{PREDICT_NAME}.rejected.tsv",
+        params:
+            relpaths=lambda wc: [f.relpath for f in PREDICT.files],
+            pngs=[PREDICT.png(f) for f in PREDICT.files],
+            rejected=lambda wc: [[s.relpath, s.reason] for s in PREDICT.rejected],
+            genres=config["genres"],
+            train=config["train"],
+            spectrogram=config["spectrogram"],
+        log:
+            f"{PREDICT_LOGS}/csv.log",
+        conda:
+            "../../envs/train.yaml"
+        script:
+            "../scripts/predict_csv.py"

@@ -9,17 +9,17 @@ for batch, batch_tracks in (PLAN.batches.items() if PLAN else []):
             [t.audio for t in batch_tracks],
         output:
             [spectrogram_path(t) for t in batch_tracks],
-        params:
-            spectrogram=config["spectrogram"],
-            failure_dir="results/qc/failed",
         log:
             f"results/logs/spectrograms/{batch}.log",
         group:
             "featurize"
+        conda:
+            "../../envs/featurize.yaml"
         resources:
             mem_mb=1000,
             runtime=30,
-        conda:
-            "../../envs/featurize.yaml"
+        params:
+            spectrogram=config["spectrogram"],
+            failure_dir="results/qc/failed",
         script:
             "../scripts/spectrograms.py"

@@ -1,0 +1,61 @@
+"""Shared helpers for the benchmark scripts: synthetic datasets, timing, peak memory, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def synthetic_gtzan(root: Path, n_files: int, seconds: float = 30.0, rate: int = 22050) -> list[Path]:
+    """``n_files`` demo clips spread over the ten genres, written once and reused."""
+    from genreflow.demo import synthesize, write_wav_atomic
+
+    files = []
+    for i in range(n_files):
+        genre_index, track = i % len(GENRES), i // len(GENRES)
+        genre = GENRES[genre_index]
+        path = root / genre / f"{genre}.{track:05d}.wav"
+        if not path.exists():
+            write_wav_atomic(path, synthesize(genre_index, track, seconds, rate, seed=1), rate)
+        files.append(path)
+    return files
+
+
+def run_timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB, largest single process) of a command and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

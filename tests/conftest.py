@@ -1,0 +1,76 @@
+"""Shared test helpers: the library on sys.path, synthetic audio, and running the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "workflow"))
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+
+
+def tone(seconds: float, rate: int = 22050, freq: float = 440.0, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A sine plus a little noise; (frames,) or (frames, channels)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    mono = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.shape[0])
+    return mono.astype(np.float32) if channels == 1 else np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
+
+
+def write_audio(path: Path, samples: np.ndarray, rate: int = 22050, subtype: str = "PCM_16", fmt: str | None = None) -> Path:
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, samples, rate, subtype=subtype, format=fmt)
+    return path
+
+
+def make_dataset(root: Path, genres: list[str], per_genre: int, seconds: float = 4.0, ext: str = "wav") -> list[Path]:
+    """A GTZAN-layout folder of distinguishable synthetic clips (one pitch band per genre)."""
+    from genreflow.demo import synthesize
+
+    files = []
+    for gi, genre in enumerate(genres):
+        for i in range(per_genre):
+            fmt = "AU" if ext == "au" else "WAV"
+            files.append(write_audio(root / genre / f"{genre}.{i:05d}.{ext}", synthesize(gi, i, seconds, 22050, 1), fmt=fmt))
+    return files
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real workflow with ``workdir`` as working directory, under a hard timeout."""
+    cmd = ["timeout", "-k", "10", str(timeout), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout + 30)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_run(tmp_path_factory) -> Path:
+    """One full run of the demo DAG with the tiny preset, shared by the tests that inspect its outputs."""
+    root = tmp_path_factory.mktemp("tiny_demo")
+    run_snakemake(root, "--cores", "2", "--configfile", str(REPO / "config/presets/tiny.yaml"), timeout=900)
+    return root
+
+
+def requires_shared_data(sub: str):
+    return pytest.mark.skipif(not (SHARED_DATA / sub).is_dir(), reason=f"{SHARED_DATA / sub} not present")
+
+
+__all__ = ["REPO", "SHARED_DATA", "GENRES", "tone", "write_audio", "make_dataset", "run_snakemake", "requires_shared_data", "shutil"]

@@ -1,0 +1,110 @@
+"""The whole DAG on tiny demo data, and the lint/format gates."""
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import GENRES, REPO, SNAKEMAKE, run_snakemake
+from genreflow.pngio import read_png, read_png_text
+
+TINY = str(REPO / "config/presets/tiny.yaml")
+
+
+def test_spectrograms_have_the_configured_shape(tiny_demo_run):
+    pngs = sorted((tiny_demo_run / "results/spectrograms").glob("*/*.png"))
+    assert len(pngs) == 80
+    for png in pngs:
+        image = read_png(png)
+        assert image.shape == (128, 1 + int(8.0 * 22050) // 512) and image.dtype == np.uint8
+        assert read_png_text(png)["genreflow:params"]
+    assert not list((tiny_demo_run / "results/spectrograms").rglob(".*.tmp"))
+
+
+def test_manifest_and_link_tree(tiny_demo_run):
+    with open(tiny_demo_run / "results/split/manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["track", "genre", "split", "spectrogram"]
+    assert len(rows) == len({r["track"] for r in rows}) == 80
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
+    assert {r["genre"] for r in rows if r["split"] == "train"} == set(GENRES)
+    for row in rows:
+        link = tiny_demo_run / "results/split" / row["split"] / row["genre"] / f"{row['track']}.png"
+        assert link.is_symlink() and link.resolve() == (tiny_demo_run / row["spectrogram"]).resolve()
+
+
+def test_model_loads_and_predicts_a_window(tiny_demo_run):
+    import keras
+
+    model = keras.models.load_model(tiny_demo_run / "results/model/model.keras")
+    probs = model.predict(np.zeros((1, 128, 129, 1), dtype=np.float32), verbose=0)
+    assert probs.shape == (1, 10) and abs(float(probs.sum()) - 1) < 1e-4
+    history = (tiny_demo_run / "results/model/history.csv").read_text().splitlines()
+    assert history[0].split(",")[:2] == ["epoch", "accuracy"] and len(history) > 2
+    assert read_png(tiny_demo_run / "results/model/training_curves.png").ndim == 3
+
+
+def test_metrics_have_every_key_and_beat_chance(tiny_demo_run):
+    metrics = json.loads((tiny_demo_run / "results/metrics/metrics.json").read_text())
+    for key in ("loss", "accuracy", "window_accuracy", "track_accuracy", "macro_f1", "per_class", "splits", "headline_split"):
+        assert key in metrics, key
+    assert set(metrics["per_class"]) == set(GENRES)
+    assert set(metrics["per_class"]["jazz"]) == {"precision", "recall", "f1", "support"}
+    assert metrics["headline_split"] == "test"
+    assert metrics["track_accuracy"] > 0.3, "10 classes: chance is 0.1"
+    assert 0 <= metrics["window_accuracy"] <= 1 and metrics["loss"] > 0
+    assert read_png(tiny_demo_run / "results/metrics/confusion_matrix.png").ndim == 3
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_prediction_csvs(tiny_demo_run, split):
+    with open(tiny_demo_run / f"results/predictions/{split}.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in GENRES]]
+    for row in rows:
+        probs = np.array([float(row[f"p_{g}"]) for g in GENRES])
+        assert abs(probs.sum() - 1) < 1e-3 and row["predicted_genre"] == GENRES[int(probs.argmax())]
+
+
+def test_qc_tables_exist_and_list_nothing_for_clean_demo_data(tiny_demo_run):
+    rejected = (tiny_demo_run / "results/qc/rejected.tsv").read_text().splitlines()
+    assert rejected == ["path\tgenre\ttrack_id\treason"]
+    tracks = (tiny_demo_run / "results/qc/tracks.tsv").read_text().splitlines()
+    assert len(tracks) == 81
+
+
+def test_second_run_has_nothing_to_do(tiny_demo_run):
+    proc = run_snakemake(tiny_demo_run, "-n", "--cores", "2", "--configfile", TINY)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_blog_preset_runs_end_to_end(tmp_path):
+    small = tmp_path / "small.yaml"
+    small.write_text("demo: {tracks_per_genre: 5, duration_s: 6.0}\ntrain: {recipe: blog, epochs: 3}\n")
+    run_snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config/presets/blog.yaml"), str(small), timeout=600)
+    png = read_png(next((tmp_path / "results/spectrograms/blues").glob("*.png")))
+    assert png.shape == (480, 640, 3)
+    rows = (tmp_path / "results/split/manifest.csv").read_text().splitlines()[1:]
+    assert sum(",train," in r for r in rows) == 40 and sum(",val," in r for r in rows) == 10  # 80/20 per genre
+    metrics = json.loads((tmp_path / "results/metrics/metrics.json").read_text())
+    assert metrics["recipe"] == "blog" and metrics["headline_split"] == "val"
+    assert not (tmp_path / "results/predictions/test.csv").exists()
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    proc = subprocess.run(
+        ["timeout", "300", SNAKEMAKE, "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_snakefmt_check_is_clean():
+    snakefmt = str(Path(SNAKEMAKE).with_name("snakefmt"))
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow/rules").glob("*.smk")))]
+    proc = subprocess.run([snakefmt, "--check", *files], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
