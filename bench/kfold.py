@@ -109,7 +109,7 @@ def run_fold(recipe: str, config: dict, rows: list[dict[str, str]], genres: list
     build_tree(tree_dirs, rows, genres)
     keras.backend.clear_session()
     start = time.perf_counter()
-    model = fit(rows, genres, settings, spec, seed, tree_dirs, work / "backup", work / "model.keras", work / "history.csv", xla=runtime.xla)
+    model = fit(rows, genres, settings, spec, seed, tree_dirs, work / "backup", work / "model.keras", work / "history.csv", xla=runtime.xla, verbose=0)
     train_s = time.perf_counter() - start
     epochs = sum(1 for _ in open(work / "history.csv")) - 1
     scores, _ = evaluate_split(model, [r for r in rows if r["split"] == "test"], genres, settings, spec)

@@ -188,6 +188,8 @@ EOF
     chmod 644 "$CONF_DIR/slurm.conf" "$CONF_DIR/gres.conf"
 }
 
+WAS_UP=0
+pid_alive "$STATE/slurmctld.pid" && pid_alive "$STATE/slurmd.pid" && WAS_UP=1
 if pid_alive "$STATE/slurmctld.pid"; then
     log "slurmctld already running (pid $(cat "$STATE/slurmctld.pid"))"
     grep -qF "$MARKER" "$CONF_DIR/slurm.conf" 2>/dev/null ||
@@ -195,6 +197,7 @@ if pid_alive "$STATE/slurmctld.pid"; then
 elif [[ ! -e "$STATE/ctld.ours" ]] && timeout 5 sinfo -h >/dev/null 2>&1; then
     log "a SLURM controller not started by this script answers; using it as is"
     FOREIGN=1
+    WAS_UP=1
 else
     write_config
     log "starting slurmctld (config $CONF_DIR/slurm.conf, logs in $STATE)"
@@ -244,25 +247,38 @@ idle | mix | alloc | comp) log "node $NODE is $state" ;;
     ;;
 esac
 
-# A trivial batch job and a trivial GPU step must both complete.
-jobid=$(timeout 30 sbatch --parsable -J genreflow-smoke -t 1 --mem=16 \
-    -o "$STATE/jobs/smoke-%j.out" --wrap true) || die "sbatch --wrap true was rejected"
-jobid=${jobid%%;*}
-js=""
-while ((SECONDS < deadline + 60)); do
-    js=$(timeout 10 scontrol show job "$jobid" 2>/dev/null |
-        sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1 || true)
-    case "$js" in
-    COMPLETED) break ;;
-    FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE)
-        die "smoke job $jobid ended $js" ;;
-    esac
-    sleep 0.5
-done
-[[ "$js" == COMPLETED ]] || die "smoke job $jobid did not complete (state '${js:-unknown}')"
-log "smoke job $jobid COMPLETED"
+if ((WAS_UP)); then
+    # Already running (maybe busy with jobs): only ask the scheduler whether a
+    # plain and a GPU job could run, without queueing anything.
+    timeout 30 sbatch --test-only -t 1 --mem=16 --wrap true >/dev/null 2>&1 ||
+        die "sbatch --test-only --wrap true is rejected"
+    timeout 30 sbatch --test-only -t 1 --mem=16 --gpus=1 --wrap true >/dev/null 2>&1 ||
+        die "sbatch --test-only --gpus=1 is rejected: GPU gres not configured"
+    log "was already up; sbatch --test-only (plain and --gpus=1) accepted"
+else
+    # Fresh start: a trivial batch job and a trivial GPU step must complete.
+    jobid=$(timeout 30 sbatch --parsable -J genreflow-smoke -t 1 --mem=16 \
+        -o "$STATE/jobs/smoke-%j.out" --wrap true) || die "sbatch --wrap true was rejected"
+    jobid=${jobid%%;*}
+    js=""
+    while ((SECONDS < deadline + 60)); do
+        js=$(timeout 10 scontrol show job "$jobid" 2>/dev/null |
+            sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1 || true)
+        case "$js" in
+        COMPLETED) break ;;
+        FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE)
+            die "smoke job $jobid ended $js" ;;
+        esac
+        sleep 0.5
+    done
+    if [[ "$js" != COMPLETED ]]; then
+        timeout 10 scancel "$jobid" 2>/dev/null || true
+        die "smoke job $jobid did not complete (state '${js:-unknown}')"
+    fi
+    log "smoke job $jobid COMPLETED"
 
-timeout 60 srun -J genreflow-smoke-gpu -t 1 --mem=16 --gpus=1 true ||
-    die "'srun --gpus=1 true' failed: GPU gres not usable"
-log "GPU smoke step (srun --gpus=1) OK"
+    timeout 60 srun -J genreflow-smoke-gpu -t 1 --mem=16 --gpus=1 true ||
+        die "'srun --gpus=1 true' failed: GPU gres not usable"
+    log "GPU smoke step (srun --gpus=1) OK"
+fi
 log "cluster up: $(sinfo -h -o '%P %a %D %t %N %G' | head -n 1)"

@@ -82,8 +82,13 @@ class Run:
         tail = "\n".join(self.log.splitlines()[-60:])
         return f"snakemake rc={self.rc} in {self.workdir}\n--- log tail ---\n{tail}"
 
+    def log_dir_of(self, jobid: str) -> str:
+        """'rule_<name>' or 'group_<group>_<rules>': first dir below slurm_logs/."""
+        rel = self.jobs[jobid].relative_to(self.workdir / ".snakemake" / "slurm_logs")
+        return rel.parts[0]  # wildcards add subdirs: rule_train/42/<id>.log
+
     def jobs_of_rule(self, rule: str) -> list[str]:
-        return [j for j, lf in self.jobs.items() if lf.parent.name == f"rule_{rule}"]
+        return [j for j in self.jobs if self.log_dir_of(j) == f"rule_{rule}"]
 
 
 def _env() -> dict[str, str]:
@@ -147,7 +152,7 @@ def _assert_ran_through_slurm(run: Run, min_jobs: int) -> None:
         assert info.get("JobState") == "COMPLETED", (jobid, info)
         assert Path(info["WorkDir"]).resolve() == run.workdir.resolve(), (jobid, info)
         assert slurm_log.is_file(), f"SLURM log of job {jobid} missing: {slurm_log}"
-        assert str(run.workdir / ".snakemake" / "slurm_logs") in str(slurm_log)
+        run.log_dir_of(jobid)  # raises unless under <workdir>/.snakemake/slurm_logs
 
 
 def _assert_train_asked_for_gpu(run: Run) -> None:
@@ -159,7 +164,7 @@ def _assert_train_asked_for_gpu(run: Run) -> None:
     calls = [
         line
         for line in run.log.splitlines()
-        if "sbatch call:" in line and "slurm_logs/rule_train/" in line
+        if "sbatch call:" in line and "/slurm_logs/rule_train/" in line
     ]
     assert calls, "no sbatch call for rule train in the --verbose log"
     assert re.search(r"--gpus[= ]1\b", calls[0]), calls[0]
@@ -192,9 +197,7 @@ def test_toy_runs_through_slurm(toy_run: Run) -> None:
     _assert_ran_through_slurm(toy_run, min_jobs=2)
     specs = sorted((toy_run.workdir / "spec").glob("*/*.png"))
     assert len(specs) == 6
-    group_jobs = [
-        j for j, lf in toy_run.jobs.items() if lf.parent.name.startswith("group_featurize")
-    ]
+    group_jobs = [j for j in toy_run.jobs if toy_run.log_dir_of(j).startswith("group_featurize")]
     assert len(group_jobs) == 1, toy_run.jobs  # group-components merged them
     for spec in specs:  # each output was written inside that SLURM job
         assert spec.read_text().split()[0] == f"slurm_job={group_jobs[0]}"
@@ -241,7 +244,30 @@ def test_demo_workflow_runs_through_slurm(demo_run: Run) -> None:
     for rel in ("metrics/metrics.json", "model/model.keras"):
         assert (results / rel).is_file(), f"missing {rel}\n{demo_run.describe()}"
     assert demo_run.jobs_of_rule("train"), demo_run.jobs
+    # the featurisation batches ran as grouped SLURM job(s), not one job each
+    groups = [j for j in demo_run.jobs if demo_run.log_dir_of(j).startswith("group_featurize")]
+    assert groups, demo_run.jobs
 
 
 def test_demo_train_requests_gpu(demo_run: Run) -> None:
     _assert_train_asked_for_gpu(demo_run)
+
+
+# ------------------------------------------------------- cluster scripts --
+
+
+def test_start_script_is_idempotent() -> None:
+    """Re-running cluster/start_slurm.sh on a running cluster only re-checks it."""
+    state = Path(os.environ.get("GENREFLOW_SLURM_STATE", "/tmp/genreflow-slurm"))
+    if not (state / "ctld.ours").exists() or os.geteuid() != 0:
+        pytest.skip("cluster was not started by cluster/start_slurm.sh (or not root)")
+    p = subprocess.run(
+        ["timeout", "-k", "5", "120", "bash", str(REPO / "cluster" / "start_slurm.sh")],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "slurmctld already running" in p.stderr, p.stderr
+    assert "slurmd already running" in p.stderr, p.stderr
+    assert "sbatch --test-only (plain and --gpus=1) accepted" in p.stderr, p.stderr

@@ -109,7 +109,7 @@ def featurize_many(pairs: Iterable[tuple[str, str]], params: SpectrogramParams) 
         try:
             notes = featurize_file(audio_path, png_path, params)
         except AudioError as err:
-            log.error("REJECTED %s: %s", audio_path, err)
+            log.error("REJECTED %s", err)
             failures.append(FeaturizeFailure(audio_path, png_path, str(err)))
             continue
         log.info("featurised %s -> %s%s", audio_path, png_path, f" ({'; '.join(notes)})" if notes else "")

@@ -48,6 +48,9 @@ def demo_tracks(genres: list[str], tracks_per_genre: int) -> list[Track]:
 
 def check_audio_dir(audio_dir: str, genres: list[str]) -> None:
     root = Path(audio_dir)
+    if "{" in audio_dir or "}" in audio_dir:
+        # Snakemake reads "{name}" in an input path as a wildcard and cannot escape it
+        raise ConfigError(f"audio_dir: '{audio_dir}' contains '{{' or '}}'; rename the folder (Snakemake reads braces as wildcards)")
     if not root.is_dir():
         raise ConfigError(f"audio_dir: '{audio_dir}' is not a folder (set audio_dir, or download.url to fetch it)")
     missing = [g for g in genres if not (root / g).is_dir()]
@@ -123,25 +126,42 @@ def rejection_summary(plan: Plan, limit: int = 20) -> str:
 
 
 def check_plan(plan: Plan, config: dict) -> None:
-    """Start-up checks that need the data: empty dataset, too few tracks, strict mode."""
-    genres = config["genres"]
+    """Start-up checks that need the data: strict mode, empty dataset, a split that cannot work."""
     if config["strict"] and plan.rejected:
         listing = "\n".join(f"  {r.path}: {r.reason}" for r in plan.rejected)
         raise ConfigError(f"strict: {len(plan.rejected)} audio file(s) rejected:\n{listing}")
     if not plan.tracks:
-        raise ConfigError(f"audio_dir: no usable track in '{config['audio_dir']}' (empty dataset)")
-    method = config["split"]["method"]
-    if method == "fault_filtered":
-        return
-    ratios = config["split"]["ratios"]
+        why = f"\n{rejection_summary(plan)}" if plan.rejected else ""
+        raise ConfigError(f"audio_dir: no usable track in '{config['audio_dir']}' (empty dataset){why}")
+    if config["split"]["method"] != "fault_filtered":
+        check_split_counts(plan.tracks, config["genres"], config["split"]["ratios"])
+    check_split(plan.tracks, config["genres"], config["split"])
+
+
+def check_split_counts(tracks: list[Track], genres: list[str], ratios: dict[str, float]) -> None:
+    total = sum(ratios.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError(f"split.ratios: must add up to 1, not {total:g}")
     needed = sum(1 for name in ("train", "val", "test") if ratios.get(name, 0) > 0)
-    counts = Counter(t.genre for t in plan.tracks)
+    counts = Counter(t.genre for t in tracks)
     too_few = {g: counts[g] for g in genres if counts[g] < needed}
     if too_few:
         raise ConfigError(
             f"genres: too few usable tracks to split into {needed} parts: {too_few} "
             "(add audio, or remove the genre from genres)"
         )
-    total = sum(ratios.values())
-    if abs(total - 1.0) > 1e-6:
-        raise ConfigError(f"split.ratios: must add up to 1, not {total:g}")
+
+
+def check_split(tracks: list[Track], genres: list[str], split_config: dict) -> None:
+    """Run the split on the track ids now (it is cheap), so that a genre left without training
+    tracks fails at start-up instead of after featurisation."""
+    from .split import Entry, SplitError, assign
+
+    entries = [Entry(t.track_id, t.genre, spectrogram_path(t)) for t in tracks]
+    try:
+        assign(entries, split_config, genres)
+    except (SplitError, OSError) as err:
+        raise ConfigError(
+            f"split: {err} with split.method '{split_config['method']}' on {len(tracks)} usable tracks "
+            "(add audio, change split.ratios or split.method, or remove the genre from genres)"
+        ) from err

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .atomic import atomic_path
-from .featurize import batch_of, is_up_to_date, n_batches_for, read_failure_record
+from .download import sha256_of
+from .featurize import SpectrogramParams, batch_of, is_up_to_date, n_batches_for, read_failure_record
+from .recipe import TrainSettings
 from .tracks import sniff_audio
 
 # Each classification job pays once for importing TensorFlow and loading the model, so it takes
@@ -96,14 +98,20 @@ def file_stamp(path: str) -> str:
 
 
 def discover(audio_dir: str) -> tuple[list[PredictFile], list[Skipped]]:
-    """Every visible file under ``audio_dir`` (subfolders too), sorted by path, plus what was skipped.
+    """Every visible file under ``audio_dir`` in folder order (a folder's files sorted by name, then
+    its subfolders), plus what was skipped.
 
     Hidden files and folders (``.DS_Store``, macOS ``._*`` files, ``.git``) and names that are not
     valid UTF-8 are skipped and reported; whether a file is audio is decided later, by content.
     """
     candidates: list[PredictFile] = []
     skipped: list[Skipped] = []
-    for dirpath, dirnames, filenames in os.walk(audio_dir):
+
+    def unreadable(err: OSError) -> None:
+        rel = os.path.relpath(err.filename, audio_dir).replace(os.sep, "/")
+        skipped.append(Skipped(display_path(f"{rel}/"), f"cannot read folder: {err.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(audio_dir, onerror=unreadable):
         rel_dir = os.path.relpath(dirpath, audio_dir).replace(os.sep, "/")
         prefix = "" if rel_dir == "." else f"{rel_dir}/"
         for d in sorted(d for d in dirnames if d.startswith(".")):
@@ -185,14 +193,6 @@ def _batches(files: list[PredictFile], n_batches: int) -> dict[str, list[Predict
     return dict(sorted(batches.items()))
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_probabilities(path: str, relpath: str, genres: Sequence[str], probabilities: Sequence[float], model_sha256: str, n_windows: int) -> None:
     record = {
         "file": relpath,
@@ -235,7 +235,10 @@ def read_predictions_csv(path: str | os.PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def classify_files(model_path: str, pngs: Sequence[str], relpaths: Sequence[str], outputs: Sequence[str], genres: Sequence[str], settings, spec) -> None:
+def classify_files(
+    model_path: str, pngs: Sequence[str], relpaths: Sequence[str], outputs: Sequence[str], genres: Sequence[str],
+    settings: TrainSettings, spec: SpectrogramParams,
+) -> None:
     """Write each file's genre probabilities: the mean over its windows, as in evaluation."""
     import keras
 
@@ -245,6 +248,6 @@ def classify_files(model_path: str, pngs: Sequence[str], relpaths: Sequence[str]
     n_classes = model.output_shape[-1]
     if n_classes != len(genres):
         raise ValueError(f"{model_path} predicts {n_classes} classes but the config lists {len(genres)} genres")
-    model_sha256 = sha256_of(model_path)
+    model_sha256 = sha256_of(Path(model_path))
     for relpath, windows, out in zip(relpaths, predict_tracks(model, list(pngs), settings, spec), outputs):
         write_probabilities(out, relpath, genres, windows.mean(axis=0), model_sha256, len(windows))

@@ -18,6 +18,7 @@ class TrainSettings:
     window_s: float = 3.0
     eval_hop_s: float = 1.5
     windows_per_track: int = 4
+    min_steps_per_epoch: int = 16  # small training sets draw more windows per track
     patience: int = 15
     filters: tuple[int, ...] = (16, 32, 64, 128)
     input_pool: tuple[int, ...] = (2, 2)  # (mel bands, frames) averaged before the first conv

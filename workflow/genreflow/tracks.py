@@ -128,6 +128,7 @@ def sniff_audio(path: str | os.PathLike) -> str | None:
         info = soundfile.info(str(path))
     except Exception as err:  # libsndfile raises several types for unknown formats
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first_line = first_line.removeprefix(f"Error opening {str(path)!r}: ")  # the path is in its own column
         return f"not a readable audio file: {describe_content(head)} ({first_line})"
     if info.format == "RAW":
         # no header libsndfile knows; it guessed headerless audio from the extension

@@ -37,27 +37,39 @@ def hop_frames(settings: TrainSettings, spec: SpectrogramParams) -> int:
     return data.frames_for(settings.eval_hop_s, spec.sample_rate, spec.hop_length)
 
 
-def validation_windows(rows, genres, settings, spec) -> tf.data.Dataset:
-    width, hop = window_frames(settings, spec), hop_frames(settings, spec)
+def validation_windows(rows, genres, settings: TrainSettings, spec: SpectrogramParams) -> tf.data.Dataset:
+    """Non-overlapping windows covering each validation track: enough to early-stop on, and
+    half the cost of the overlapping windows the final evaluation uses, every epoch."""
+    width = window_frames(settings, spec)
     windows, labels = [], []
     for image, label in zip(data.load_images([r["spectrogram"] for r in rows]), labels_of(rows, genres)):
-        w = data.sliding_windows(image, width, hop)
+        w = data.sliding_windows(image, width, width)
         windows.append(w)
         labels.extend([label] * len(w))
     onehot = tf.one_hot(np.array(labels), len(genres))
     return tf.data.Dataset.from_tensor_slices((np.concatenate(windows), onehot)).batch(settings.batch_size).cache().prefetch(tf.data.AUTOTUNE)
 
 
+def draws_per_track(n_tracks: int, settings: TrainSettings) -> int:
+    """Random windows per track and epoch: ``windows_per_track``, raised on small training sets
+    so that an epoch has at least ``min_steps_per_epoch`` batches (a 40-track fold would
+    otherwise get 5 updates an epoch and stop learning long before its schedule ends)."""
+    needed = math.ceil(settings.min_steps_per_epoch * settings.batch_size / max(1, n_tracks))
+    return max(settings.windows_per_track, needed)
+
+
 def default_datasets(rows, genres, settings: TrainSettings, spec: SpectrogramParams, seed: int):
     train_rows = rows_of(rows, "train")
     images = data.load_images([r["spectrogram"] for r in train_rows])
+    width = window_frames(settings, spec)
+    draws = draws_per_track(len(train_rows), settings)
     augment = dict(freq_masks=settings.freq_masks, freq_max=settings.freq_mask_max, time_masks=settings.time_masks, time_max=settings.time_mask_max)
     train = data.training_windows(
-        images, labels_of(train_rows, genres), len(genres), window_frames(settings, spec), settings.batch_size, seed,
-        windows_per_track=settings.windows_per_track, augment=augment, mixup_alpha=settings.mixup_alpha,
+        images, labels_of(train_rows, genres), len(genres), width, settings.batch_size, seed,
+        windows_per_track=draws, augment=augment, mixup_alpha=settings.mixup_alpha,
     )
-    steps = math.ceil(len(train_rows) * settings.windows_per_track / settings.batch_size)
-    return train, validation_windows(rows_of(rows, "val"), genres, settings, spec), steps, (images.shape[1], window_frames(settings, spec), 1)
+    steps = math.ceil(len(train_rows) * draws / settings.batch_size)
+    return train, validation_windows(rows_of(rows, "val"), genres, settings, spec), steps, (images.shape[1], width, 1)
 
 
 def blog_datasets(tree_dirs: dict[str, str], genres, settings: TrainSettings, seed: int):
@@ -144,6 +156,7 @@ def fit(
     model_path: Path,
     history_path: Path,
     xla: bool = False,
+    verbose: int = 2,
 ) -> keras.Model:
     """Train one model and write it with its history; an interrupted run resumes from
     ``backup_dir`` at the last finished epoch."""
@@ -157,7 +170,7 @@ def fit(
     compile_model(model, settings, steps, xla)
     log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters",
              model.name, len(rows_of(rows, "train")), steps, input_shape, model.count_params())
-    model.fit(train, validation_data=val, epochs=settings.epochs, callbacks=callbacks_for(settings, backup_dir), verbose=2)
+    model.fit(train, validation_data=val, epochs=settings.epochs, callbacks=callbacks_for(settings, backup_dir), verbose=verbose)
     best = backup_dir / "best.weights.h5"
     if best.exists():
         model.load_weights(str(best))

@@ -5,23 +5,32 @@ import time
 from pathlib import Path
 
 from genreflow.predict import read_predictions_csv
-from genreflow.summary import one_line_summary
 from snakemake.logging import logger
 
 RUN_STARTED = time.time()
 
 
 def end_of_run_lines(started: float) -> list[str]:
+    # imported here: genreflow.summary pulls in TensorFlow (via genreflow.evaluation), which
+    # every parse, including each cluster job's, would otherwise pay for
+    from genreflow.summary import one_line_summary
+
     lines = []
     try:
-        lines.append(one_line_summary(json.loads(Path("results/metrics/metrics.json").read_text())))
+        lines.append(
+            one_line_summary(
+                json.loads(Path("results/metrics/metrics.json").read_text())
+            )
+        )
     except FileNotFoundError:
         pass  # nothing trained yet (e.g. only the download ran)
     except (ValueError, KeyError, TypeError) as err:
         lines.append(f"genreflow: results/metrics/metrics.json is unreadable ({err!r})")
     csv = Path(f"results/predict/{config['predict']['name']}.csv")
     if csv.exists() and csv.stat().st_mtime >= started:
-        lines.append(f"genreflow: {len(read_predictions_csv(csv))} file(s) classified into {csv}")
+        lines.append(
+            f"genreflow: {len(read_predictions_csv(csv))} file(s) classified into {csv}"
+        )
     return lines
 
 

@@ -3,7 +3,12 @@
 # trained model. Files get safe ids for internal paths (any user file name works); only missing
 # or outdated spectrograms and probabilities are planned (see genreflow.predict), so files added
 # to the folder later cost exactly their own work.
-from genreflow.predict import DEFAULT_CLASSIFY_BATCH_SIZE, file_stamp, is_declarable, make_predict_plan
+from genreflow.predict import (
+    DEFAULT_CLASSIFY_BATCH_SIZE,
+    file_stamp,
+    is_declarable,
+    make_predict_plan,
+)
 
 PREDICT_DIR = config["predict"]["audio_dir"]
 PREDICT_NAME = config["predict"]["name"]
@@ -52,21 +57,21 @@ for batch, batch_files in (PREDICT.featurize.items() if PREDICT else []):
             [f.audio for f in batch_files if is_declarable(f.audio)],
         output:
             [PREDICT.png(f) for f in batch_files],
+        log:
+            f"{PREDICT_LOGS}/spectrograms_{batch}.log",
+        group:
+            "featurize"
+        conda:
+            "../../envs/featurize.yaml"
+        resources:
+            mem_mb=1000,
+            runtime=30,
         params:
             # functions, because strings in params are wildcard-expanded too
             audio=lambda wc, files=batch_files: [f.audio for f in files],
             stamps=lambda wc, files=batch_files: [file_stamp(f.audio) for f in files],
             failures=[PREDICT.failure(f) for f in batch_files],
             spectrogram=config["spectrogram"],
-        log:
-            f"{PREDICT_LOGS}/spectrograms_{batch}.log",
-        group:
-            "featurize"
-        resources:
-            mem_mb=1000,
-            runtime=30,
-        conda:
-            "../../envs/featurize.yaml"
         script:
             "../scripts/predict_spectrograms.py"
 
@@ -81,18 +86,18 @@ for batch, batch_files in (PREDICT.classify.items() if PREDICT else []):
             model=PREDICT_MODEL,
         output:
             [PREDICT.probabilities(f) for f in batch_files],
+        log:
+            f"{PREDICT_LOGS}/classify_{batch}.log",
+        conda:
+            "../../envs/train.yaml"
+        threads: 2
+        resources:
+            mem_mb=4000,
         params:
             relpaths=lambda wc, files=batch_files: [f.relpath for f in files],
             genres=config["genres"],
             train=config["train"],
             spectrogram=config["spectrogram"],
-        threads: 2
-        resources:
-            mem_mb=4000,
-        log:
-            f"{PREDICT_LOGS}/classify_{batch}.log",
-        conda:
-            "../../envs/train.yaml"
         script:
             "../scripts/predict_classify.py"
 
@@ -106,6 +111,10 @@ if PREDICT:
         output:
             csv=PREDICT_CSV,
             rejected=f"results/predict/{PREDICT_NAME}.rejected.tsv",
+        log:
+            f"{PREDICT_LOGS}/csv.log",
+        conda:
+            "../../envs/train.yaml"
         params:
             relpaths=lambda wc: [f.relpath for f in PREDICT.files],
             pngs=[PREDICT.png(f) for f in PREDICT.files],
@@ -113,9 +122,5 @@ if PREDICT:
             genres=config["genres"],
             train=config["train"],
             spectrogram=config["spectrogram"],
-        log:
-            f"{PREDICT_LOGS}/csv.log",
-        conda:
-            "../../envs/train.yaml"
         script:
             "../scripts/predict_csv.py"

@@ -5,7 +5,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
 from genreflow.featurize import SpectrogramParams
-from genreflow.predict import classify_files, is_current, read_probabilities, sha256_of, top_genre, write_predictions_csv
+from genreflow.download import sha256_of
+from genreflow.predict import classify_files, is_current, read_probabilities, top_genre, write_predictions_csv
 from genreflow.qc import write_tsv_atomic
 from genreflow.recipe import TrainSettings
 
@@ -13,7 +14,7 @@ logs.to_file(snakemake.log[0])
 genres = snakemake.params.genres
 relpaths = list(snakemake.params.relpaths)
 json_paths = list(snakemake.input.probabilities)
-model_sha256 = sha256_of(snakemake.input.model)
+model_sha256 = sha256_of(Path(snakemake.input.model))
 outdated = [i for i, p in enumerate(json_paths) if not is_current(read_probabilities(p), genres, model_sha256)]
 if outdated:
     # the model was retrained in this run, after the plan had judged these records fresh

@@ -14,7 +14,8 @@ for failure in failures:
     # remembered so that the next run reports the file as rejected instead of failing again
     record = Path(record_of[failure.png])
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(failure.reason + "\n")
+    # the rejection table has a file column already
+    record.write_text(failure.reason.removeprefix(f"{failure.audio}: ") + "\n")
 if failures:
     sys.exit(
         f"{len(failures)} file(s) could not be decoded (run again to classify the others without them):\n"

@@ -13,7 +13,8 @@ for failure in failures:
     png = Path(failure.png)
     record = Path(snakemake.params.failure_dir) / png.parent.name / f"{png.stem}.txt"
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(failure.reason + "\n")
+    # the QC table has a path column already
+    record.write_text(failure.reason.removeprefix(f"{failure.audio}: ") + "\n")
 if failures:
     sys.exit(
         f"{len(failures)} file(s) could not be decoded (recorded in {snakemake.params.failure_dir}; "

@@ -1,0 +1,292 @@
+"""Faulty and unusual audio (issue 5): rejected with a reason, or converted and noted; every good
+file goes through, strict mode fails at start-up, hostile file names are data, never code.
+
+Everything runs in a folder whose name is itself hostile, and stops before training (the QC
+tables and the split are the outputs under test), so the module needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from conftest import REPO, run_snakemake, tone, write_audio
+from genreflow.demo import synthesize
+from genreflow.pngio import encode_png, read_png, read_png_text
+from genreflow.split import Entry, split_by_hash
+
+GENRES = ["blues", "jazz", "rock"]
+SECONDS = 4.0
+RATE = 22050
+N_FRAMES = 1 + int(SECONDS * RATE) // 512
+MARK = f"PWNED_{os.getpid()}"  # the file a shell would create if any name were executed
+HOSTILE_DIR = f"my music $(touch {MARK}) 'q' \"dq\" ;x `touch {MARK}` é"
+HOSTILE_JUNK = f"junk $(touch {MARK}); `touch {MARK}` 'q' \"d\"\ttab\nnewline é.wav"
+TARGETS = ("results/qc/tracks.tsv", "results/qc/ignored.tsv", "results/split/manifest.csv")
+
+# rejected before any job runs: file -> fragment of the reason
+REJECTED = {
+    "blues/blues.00090.wav": "empty file (0 bytes)",
+    "blues/blues.00091.wav": "Git LFS pointer",
+    "blues/blues.00092.au": "not audio: PNG image",
+    "jazz/jazz.00090.au": "not audio: text file",
+    "jazz/jazz.00054.wav": "known_bad_tracks",
+    "rock/rock.00090.wav": "not a readable audio file",
+}
+FAILS_IN_JOB = "rock/rock.00091.flac"  # a header libsndfile accepts, frames it cannot decode
+# converted and kept: file -> fragments expected in the notes column of tracks.tsv
+CONVERTED = {
+    "blues/blues.00100.wav": ["downmixed 2 channels to mono"],
+    "blues/blues.00101.wav": ["resampled 44100 Hz to 22050 Hz"],
+    "blues/blues.00102.wav": ["resampled 48000 Hz to 22050 Hz"],
+    "blues/blues.00103.wav": ["truncated file", "padded"],
+    "jazz/jazz.00100.wav": ["decoded WAV PCM_U8"],
+    "jazz/jazz.00101.wav": ["decoded WAV FLOAT", "replaced non-finite samples by 0"],
+    "jazz/jazz.00102.flac": ["decoded FLAC PCM_16"],
+    "rock/rock.00100.wav": ["decoded FLAC PCM_16"],  # FLAC content behind a .wav name
+    "rock/rock.00101.wav": ["silent (all samples are zero)"],
+    "rock/rock.00102.wav": ["padded"],  # 0.3 s: shorter than one 1-s training window
+    "rock/rock.00103.au": [],  # GTZAN's own format needs no note
+}
+
+
+def numbers_in(genre: str, split: str, count: int) -> list[int]:
+    """Track numbers that the default hash split puts into ``split``."""
+    ratios = {"train": 0.7, "val": 0.15, "test": 0.15}
+    found, i = [], 0
+    while len(found) < count:
+        track = f"{genre}.{i:05d}"
+        if split_by_hash([Entry(track, genre, "")], ratios, 1337)[track] == split:
+            found.append(i)
+        i += 1
+    return found
+
+
+def clip(genre: str, number: int, seconds: float = SECONDS) -> np.ndarray:
+    return synthesize(GENRES.index(genre), number, seconds, RATE, 1)
+
+
+def make_inputs(audio: Path) -> dict[str, list[str]]:
+    """Writes the dataset; returns the relative paths of the good, converted and junk files."""
+    good = []
+    for genre in GENRES:
+        for n in numbers_in(genre, "train", 2) + numbers_in(genre, "val", 1) + numbers_in(genre, "test", 1):
+            write_audio(audio / genre / f"{genre}.{n:05d}.wav", clip(genre, n))
+            good.append(f"{genre}/{genre}.{n:05d}.wav")
+
+    (audio / "blues/blues.00090.wav").write_bytes(b"")
+    (audio / "blues/blues.00091.wav").write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 1323632\n"
+    )
+    (audio / "blues/blues.00092.au").write_bytes(encode_png(np.zeros((8, 8), np.uint8)))
+    (audio / "jazz/jazz.00090.au").write_text("Track list\n1. jazz.00001\n2. jazz.00002\n")
+    wav = write_audio(audio / "jazz/jazz.00054.wav", clip("jazz", 54))
+    wav.write_bytes(wav.read_bytes()[:5000])  # truncated like the Kaggle copy; known_bad_tracks names it
+    (audio / "rock/rock.00090.wav").write_bytes(np.random.default_rng(0).bytes(4096))
+    flac = write_audio(audio / FAILS_IN_JOB, clip("rock", 91), subtype="PCM_16", fmt="FLAC")
+    flac.write_bytes(flac.read_bytes()[: flac.stat().st_size // 2])
+
+    write_audio(audio / "blues/blues.00100.wav", tone(SECONDS, channels=2))
+    write_audio(audio / "blues/blues.00101.wav", tone(SECONDS, rate=44100), rate=44100)
+    write_audio(audio / "blues/blues.00102.wav", tone(SECONDS, rate=48000), rate=48000)
+    truncated = write_audio(audio / "blues/blues.00103.wav", tone(SECONDS))
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    write_audio(audio / "jazz/jazz.00100.wav", tone(SECONDS), subtype="PCM_U8")
+    non_finite = tone(SECONDS)
+    non_finite[100], non_finite[200] = np.nan, np.inf
+    write_audio(audio / "jazz/jazz.00101.wav", non_finite, subtype="FLOAT")
+    write_audio(audio / "jazz/jazz.00102.flac", tone(SECONDS), fmt="FLAC")
+    write_audio(audio / "rock/rock.00100.wav", tone(SECONDS), fmt="FLAC")
+    write_audio(audio / "rock/rock.00101.wav", np.zeros(int(SECONDS * RATE), np.float32))
+    write_audio(audio / "rock/rock.00102.wav", tone(0.3))
+    write_audio(audio / "rock/rock.00103.au", tone(SECONDS), fmt="AU")
+
+    # not tracks at all: listed in ignored.tsv, one row each
+    junk = {
+        f"blues/{HOSTILE_JUNK}": "name does not match",
+        "blues/.DS_Store": "name does not match",
+        f"blues/._blues.{numbers_in('blues', 'train', 1)[0]:05d}.wav": "name does not match",
+        "blues/blues.mf": "name does not match",
+        "blues/extra": "name does not match",
+        "jazz/rock.00050.wav": "file of genre 'rock' inside folder 'jazz'",
+        "README.txt": "not inside a genre folder",
+        "polka": "folder 'polka' is not a configured genre",
+    }
+    for rel in junk:
+        path = audio / rel
+        if rel in ("blues/extra", "polka"):
+            path.mkdir(parents=True)
+        else:
+            path.write_bytes(b"\x00\x01junk")
+    # the same track twice: the .au sorts first and is used, the .wav is reported
+    dup = numbers_in("blues", "train", 1)[0]
+    write_audio(audio / f"blues/blues.{dup:05d}.au", clip("blues", dup), fmt="AU")
+    junk[f"blues/blues.{dup:05d}.wav"] = f"same track id as blues.{dup:05d}.au"
+    good = [g if g != f"blues/blues.{dup:05d}.wav" else f"blues/blues.{dup:05d}.au" for g in good]
+    return {"good": good, "junk": junk}
+
+
+@dataclass
+class BadRun:
+    root: Path
+    audio: Path
+    files: dict
+    first: str  # output of the run in which the undecodable file's job fails
+    second: str  # output of the re-run, which goes on without it
+    cfg: Path
+    after_first: dict  # PNG -> (inode, mtime_ns) once the failed run ended
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory) -> BadRun:
+    root = tmp_path_factory.mktemp("bad_input")
+    audio = root / HOSTILE_DIR
+    files = make_inputs(audio)
+    cfg = root / "config.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "audio_dir": HOSTILE_DIR,
+                "genres": GENRES,
+                "spectrogram": {"duration_s": SECONDS},
+                "featurize": {"batch_size": 4},
+                "train": {"window_s": 1.0},
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    first = run_snakemake(root, *TARGETS, "--cores", "2", "--configfile", str(cfg), check=False, timeout=300)
+    assert first.returncode != 0, "the job holding the undecodable FLAC should fail"
+    after_first = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (root / "results/spectrograms").rglob("*.png")}
+    second = run_snakemake(root, *TARGETS, "--cores", "2", "--configfile", str(cfg), timeout=300)
+    return BadRun(root, audio, files, first.stdout + first.stderr, second.stdout + second.stderr, cfg, after_first)
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def rel(bad_run: BadRun, path: str) -> str:
+    return os.path.relpath(path, HOSTILE_DIR)
+
+
+def test_bad_files_are_rejected_with_their_reason(bad_run):
+    rows = {rel(bad_run, r["path"]): r for r in read_tsv(bad_run.root / "results/qc/rejected.tsv")}
+    assert set(rows) == {*REJECTED, FAILS_IN_JOB}
+    for name, reason in REJECTED.items():
+        assert reason in rows[name]["reason"], (name, rows[name])
+        assert rows[name]["track_id"] == Path(name).name.rsplit(".", 1)[0]
+    assert "jazz.00054" in yaml.safe_load((REPO / "config/config.yaml").read_text())["known_bad_tracks"]
+
+
+def test_rejections_are_named_at_start_up(bad_run):
+    assert "audio file(s) rejected and skipped (results/qc/rejected.tsv)" in bad_run.second
+    for name, reason in REJECTED.items():
+        assert f"{HOSTILE_DIR}/{name}: " in bad_run.second
+        assert reason in bad_run.second
+
+
+def test_undecodable_file_fails_its_job_once_then_is_skipped(bad_run):
+    assert FAILS_IN_JOB in bad_run.first and "cannot decode audio" in bad_run.first
+    record = bad_run.root / "results/qc/failed/rock/rock.00091.txt"
+    assert "flac decoder lost sync" in record.read_text()
+    rows = {rel(bad_run, r["path"]): r for r in read_tsv(bad_run.root / "results/qc/rejected.tsv")}
+    assert "cannot decode audio" in rows[FAILS_IN_JOB]["reason"]
+    assert not (bad_run.root / "results/spectrograms/rock/rock.00091.png").exists()
+
+
+def test_failed_job_keeps_the_spectrograms_it_finished(bad_run):
+    # keep-incomplete in the profile: the good files of the failing job survive its failure
+    failed_block = bad_run.first[bad_run.first.index("Error in rule spectrograms_"):]
+    outputs = failed_block[failed_block.index("output:"):].splitlines()[0]
+    siblings = [o.strip() for o in outputs.removeprefix("output:").split(",") if "rock.00091" not in o]
+    assert siblings, "the failing job should hold other files too (see featurize.batch_size)"
+    for png in siblings:
+        assert bad_run.root / png in bad_run.after_first, f"{png} was lost with the failed job"
+    for png, stamp in bad_run.after_first.items():
+        assert (png.stat().st_ino, png.stat().st_mtime_ns) == stamp, f"{png} was featurised again"
+
+
+def test_every_good_and_converted_file_is_used(bad_run):
+    tracks = {rel(bad_run, r["audio"]): r for r in read_tsv(bad_run.root / "results/qc/tracks.tsv")}
+    assert set(tracks) == {*bad_run.files["good"], *CONVERTED}
+    with open(bad_run.root / "results/split/manifest.csv", newline="") as fh:
+        split = {r["track"] for r in csv.DictReader(fh)}
+    assert split == {Path(name).name.rsplit(".", 1)[0] for name in tracks}
+
+
+def test_conversions_are_noted(bad_run):
+    tracks = {rel(bad_run, r["audio"]): r for r in read_tsv(bad_run.root / "results/qc/tracks.tsv")}
+    for name, fragments in CONVERTED.items():
+        for fragment in fragments:
+            assert fragment in tracks[name]["notes"], (name, tracks[name]["notes"])
+    assert tracks["rock/rock.00103.au"]["notes"] == ""
+    assert tracks["blues/blues.00100.wav"]["channels"] == "2"
+    assert tracks["blues/blues.00101.wav"]["source_rate"] == "44100"
+    assert tracks["jazz/jazz.00100.wav"]["subtype"] == "PCM_U8"
+    assert tracks["jazz/jazz.00102.flac"]["format"] == "FLAC"
+    assert float(tracks["rock/rock.00102.wav"]["duration_s"]) == pytest.approx(0.3, abs=0.01)
+
+
+def test_every_spectrogram_is_a_complete_png_with_sane_pixels(bad_run):
+    tracks = read_tsv(bad_run.root / "results/qc/tracks.tsv")
+    for row in tracks:
+        png = bad_run.root / row["spectrogram"]
+        image = read_png(png)
+        assert image.shape == (128, N_FRAMES) and image.dtype == np.uint8, png
+        assert read_png_text(png)["genreflow:params"]
+        if row["track"] == "rock.00101":
+            assert not image.any(), "silence must map to the lowest grey level everywhere"
+        else:
+            assert image.std() > 5, f"{png}: a flat picture"
+    short = read_png(bad_run.root / "results/spectrograms/rock/rock.00102.png")
+    sound_frames = int(0.3 * RATE / 512) + 1 + 2048 // 512  # plus the STFT window's reach
+    assert short[:, :sound_frames].any() and not short[:, sound_frames + 1 :].any(), "padding is silence"
+    leftovers = [p for p in (bad_run.root / "results").rglob("*") if p.name.startswith(".") and p.name.endswith("tmp")]
+    assert leftovers == []
+
+
+def test_junk_is_listed_once_per_file(bad_run):
+    path = bad_run.root / "results/qc/ignored.tsv"
+    rows = read_tsv(path)
+    assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1, "one line per file"
+    reported = {rel(bad_run, r["path"]): r["reason"] for r in rows}
+    expected = {name.replace("\t", "\\t").replace("\n", "\\n"): reason for name, reason in bad_run.files["junk"].items()}
+    assert set(reported) == set(expected)
+    for name, reason in expected.items():
+        assert reason in reported[name], (name, reported[name])
+
+
+def test_no_name_was_ever_executed(bad_run):
+    places = [bad_run.root, REPO, Path.cwd(), Path.home(), Path("/tmp")]
+    hits = [p for place in places[:1] for p in place.rglob(f"{MARK}*")]
+    hits += [p for place in places[1:] for p in place.glob(f"{MARK}*")]
+    assert hits == []
+    assert (bad_run.audio / "blues" / HOSTILE_JUNK).exists(), "the test really had the hostile file"
+
+
+def test_rerun_does_nothing(bad_run):
+    proc = run_snakemake(bad_run.root, *TARGETS, "-n", "--cores", "1", "--configfile", str(bad_run.cfg), timeout=120)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_strict_mode_fails_at_start_up_naming_every_rejected_file(bad_run):
+    strict = bad_run.root / "strict.yaml"
+    strict.write_text("strict: true\n")
+    proc = run_snakemake(
+        bad_run.root, "-n", "--cores", "1", "--configfile", str(bad_run.cfg), str(strict), check=False, timeout=120
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"Invalid configuration: strict: {len(REJECTED) + 1} audio file(s) rejected" in output
+    for name in [*REJECTED, FAILS_IN_JOB]:
+        assert f"{HOSTILE_DIR}/{name}: " in output

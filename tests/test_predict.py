@@ -1,0 +1,280 @@
+"""Classifying a user's folder of audio (issue 7): odd file names, several formats, what is
+skipped and why, the CSV, and that adding files re-runs only what is new."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run_snakemake, tone, write_audio
+from genreflow.featurize import SpectrogramParams, featurize_file
+from genreflow.predict import (
+    discover,
+    is_current,
+    is_declarable,
+    make_predict_plan,
+    read_predictions_csv,
+    safe_id,
+    write_predictions_csv,
+    write_probabilities,
+)
+
+TINY = str(REPO / "config/presets/tiny.yaml")
+GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+ODD_NAMES = [
+    "song one.wav",
+    "sub/dir/Ünïcødé – 日本.flac",
+    """$(touch pwned) 'single' "double" {x}.au""",
+    "a, comma; semi.wav",
+    "no_extension",
+]
+
+
+def predict_args(folder: Path, name: str = "new_audio") -> list[str]:
+    # the target goes first: --configfile and --config take every word after them
+    return ["predict", "--cores", "2", "--configfile", TINY, "--config", f"predict={{audio_dir: '{folder}', name: {name}}}"]
+
+
+# --- library: names, discovery, planning -----------------------------------------------------
+
+
+def test_safe_ids_are_unique_stable_and_plain():
+    names = ODD_NAMES + ["a b.wav", "a_b.wav", "A B.wav", "日本.mp3", "本日.mp3", "x" * 300 + ".wav", "....wav"]
+    ids = [safe_id(n) for n in names]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{10}", i) and len(i) <= 60 for i in ids), ids
+    assert ids == [safe_id(n) for n in names]
+    assert safe_id("song one.wav").startswith("song_one.wav-")
+
+
+def test_braced_names_are_kept_away_from_snakemake_patterns():
+    assert not is_declarable("music/{x}.wav")
+    assert not is_declarable("music/{x,y}.wav")
+    assert is_declarable("music/a { b.wav") and is_declarable("music/$(x) 'q'.wav")
+
+
+def test_discover_walks_subfolders_and_reports_hidden_files(tmp_path):
+    for rel in ["b.wav", "a/c.wav", ".DS_Store", "._b.wav", ".git/objects/x.wav", "a/.hidden/d.wav"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    os.symlink(tmp_path / "gone.wav", tmp_path / "dangling.wav")
+    files, skipped = discover(str(tmp_path))
+    assert [f.relpath for f in files] == ["b.wav", "a/c.wav"]
+    assert {s.relpath: s.reason for s in skipped} == {
+        ".DS_Store": "hidden file",
+        "._b.wav": "hidden file",
+        ".git/": "hidden folder, skipped with everything in it",
+        "a/.hidden/": "hidden folder, skipped with everything in it",
+        "dangling.wav": "broken link",
+    }
+
+
+def test_names_that_are_not_utf8_are_reported_not_crashed_on(tmp_path):
+    bad = os.path.join(os.fsencode(tmp_path), b"caf\xe9.wav")
+    with open(bad, "wb") as fh:
+        fh.write(b"x")
+    files, skipped = discover(str(tmp_path))
+    assert files == []
+    assert [(s.relpath, s.reason) for s in skipped] == [("caf\\xe9.wav", "file name is not valid UTF-8 (rename the file)")]
+
+
+def small_params() -> SpectrogramParams:
+    return SpectrogramParams(sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=128, n_mels=16, fmax=4000.0)
+
+
+def test_plan_schedules_only_what_is_missing_or_outdated(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "music"
+    for i, rel in enumerate(["one.wav", "two.wav", "sub/three.flac"]):
+        write_audio(folder / rel, tone(1.0, rate=8000, freq=300 + 100 * i), rate=8000, fmt="FLAC" if rel.endswith("flac") else None)
+    (folder / "readme.txt").write_text("not audio")
+    (folder / "empty.wav").write_bytes(b"")
+    params, model = small_params(), tmp_path / "model.keras"
+
+    plan = make_predict_plan(str(folder), "mine", params.signature(), str(model), featurize_batch=2, classify_batch=10)
+    assert [f.relpath for f in plan.files] == ["one.wav", "two.wav", "sub/three.flac"]
+    reasons = {r.relpath: r.reason for r in plan.rejected}
+    assert set(reasons) == {"empty.wav", "readme.txt"}
+    assert reasons["empty.wav"] == "empty file (0 bytes)" and reasons["readme.txt"].startswith("not a readable audio file")
+    assert sorted(f.relpath for b in plan.featurize.values() for f in b) == sorted(f.relpath for f in plan.files)
+    assert sum(map(len, plan.classify.values())) == 3 and len(plan.classify) == 1
+    assert all(p.startswith("results/predict/mine/spectrograms/") for p in map(plan.png, plan.files))
+
+    # everything made, model older than the probabilities: nothing left to do
+    model.write_bytes(b"model")
+    for f in plan.files:
+        featurize_file(f.audio, plan.png(f), params)
+        write_probabilities(plan.probabilities(f), f.relpath, ["a", "b"], [0.5, 0.5], "sha", 1)
+    again = make_predict_plan(str(folder), "mine", params.signature(), str(model), 2, 10)
+    assert again.files == plan.files and again.featurize == {} and again.classify == {}
+
+    # a new model: probabilities again, spectrograms not
+    os.utime(model, (os.stat(model).st_atime, os.stat(model).st_mtime + 10))
+    after_training = make_predict_plan(str(folder), "mine", params.signature(), str(model), 2, 10)
+    assert after_training.featurize == {} and sum(map(len, after_training.classify.values())) == 3
+
+    # other spectrogram parameters: everything again
+    other = SpectrogramParams(sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=64, n_mels=16, fmax=4000.0)
+    assert sum(map(len, make_predict_plan(str(folder), "mine", other.signature(), str(model), 2, 10).featurize.values())) == 3
+
+
+def test_a_recorded_decode_failure_is_reported_until_the_file_changes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    audio = write_audio(tmp_path / "music" / "broken.wav", tone(1.0, rate=8000), rate=8000)
+    params = small_params()
+    plan = make_predict_plan(str(tmp_path / "music"), "x", params.signature(), "model.keras", 10)
+    record = Path(plan.failure(plan.files[0]))
+    record.parent.mkdir(parents=True)
+    record.write_text("cannot decode audio (truncated)\n")
+    plan = make_predict_plan(str(tmp_path / "music"), "x", params.signature(), "model.keras", 10)
+    assert plan.files == [] and [(r.relpath, r.reason) for r in plan.rejected] == [("broken.wav", "cannot decode audio (truncated)")]
+    os.utime(audio, (os.stat(record).st_atime, os.stat(record).st_mtime + 5))
+    assert [f.relpath for f in make_predict_plan(str(tmp_path / "music"), "x", params.signature(), "model.keras", 10).files] == ["broken.wav"]
+
+
+def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
+    names = ['a, "b".wav', "line\nbreak.wav", "日本.mp3"]
+    rows = [(n, {"blues": 0.2, "rock": 0.8 - i / 10, "pop": i / 10}) for i, n in enumerate(names)]
+    assert write_predictions_csv(str(tmp_path / "p.csv"), rows, ["blues", "rock", "pop"]) == 3
+    back = read_predictions_csv(tmp_path / "p.csv")
+    assert [r["file"] for r in back] == names
+    assert [r["top_genre"] for r in back] == ["rock", "rock", "rock"]
+    assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop"]
+
+
+def test_probabilities_from_another_model_or_genre_list_are_not_current(tmp_path):
+    write_probabilities(str(tmp_path / "p.json"), "x.wav", ["a", "b"], [0.25, 0.75], "abc", 3)
+    from genreflow.predict import read_probabilities
+
+    record = read_probabilities(str(tmp_path / "p.json"))
+    assert is_current(record, ["a", "b"], "abc")
+    assert not is_current(record, ["a", "b"], "other model")
+    assert not is_current(record, ["b", "a"], "abc")
+
+
+# --- the workflow, on top of the tiny demo run -----------------------------------------------
+
+
+def sources_from_test_split(workdir: Path) -> list[Path]:
+    """Demo audio of test-split tracks: evaluation has already scored them, prediction must agree."""
+    with open(workdir / "results/split/manifest.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
+    return [workdir / "results/demo/audio" / r["genre"] / f"{r['track']}.wav" for r in rows]
+
+
+def fill_folder(folder: Path, sources: list[Path]) -> dict[str, Path]:
+    """Odd names in several formats, plus files that must be skipped. Returns name -> source."""
+    import soundfile
+
+    made = {}
+    for i, rel in enumerate(ODD_NAMES):
+        data, rate = soundfile.read(sources[i % len(sources)], dtype="int16")
+        fmt = {"flac": "FLAC", "au": "AU"}.get(rel.rsplit(".", 1)[-1], "WAV")
+        write_audio(folder / rel, data, rate=rate, fmt=fmt)
+        made[rel] = sources[i % len(sources)]
+    if "MP3" in soundfile.available_formats():
+        data, rate = soundfile.read(sources[0])
+        try:
+            write_audio(folder / "track.mp3", data, rate=rate, fmt="MP3", subtype="MPEG_LAYER_III")
+            made["track.mp3"] = sources[0]
+        except (soundfile.LibsndfileError, RuntimeError, TypeError):
+            (folder / "track.mp3").unlink(missing_ok=True)  # libsndfile built without an MP3 encoder
+    # a header libsndfile accepts, frames it cannot decode: found only by the featurisation job
+    flac = bytearray((folder / "sub/dir/Ünïcødé – 日本.flac").read_bytes())
+    flac[300::7] = bytes(b ^ 0x5A for b in flac[300::7])
+    (folder / "broken.flac").write_bytes(bytes(flac))
+    (folder / ".hidden.wav").write_bytes((folder / "song one.wav").read_bytes())
+    (folder / "notes.txt").write_text("my playlist\n")
+    (folder / "empty.wav").write_bytes(b"")
+    return made
+
+
+@pytest.fixture(scope="module")
+def predicted(tiny_demo_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("to classify") / "my music"
+    made = fill_folder(folder, sources_from_test_split(tiny_demo_run))
+    # the undecodable file fails its featurisation job once, is recorded, and is skipped after
+    failed = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600, check=False)
+    assert failed.returncode != 0 and "1 file(s) could not be decoded" in failed.stdout + failed.stderr
+    proc = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600)
+    return tiny_demo_run, folder, made, proc
+
+
+def test_predict_classifies_every_audio_file_whatever_its_name(predicted):
+    workdir, folder, made, _ = predicted
+    rows = read_predictions_csv(workdir / "results/predict/new_audio.csv")
+    # original relative paths, in folder order (what discover() walks)
+    assert [r["file"] for r in rows] == [f.relpath for f in discover(str(folder))[0] if f.relpath in made]
+    assert sorted(r["file"] for r in rows) == sorted(made)
+    for row in rows:
+        probs = np.array([float(row[f"p_{g}"]) for g in GENRES])
+        assert abs(probs.sum() - 1) < 1e-4 and probs.min() >= 0
+        assert row["top_genre"] == GENRES[int(probs.argmax())]
+    assert not (workdir / "pwned").exists() and not Path("pwned").exists() and not (folder / "pwned").exists()
+
+
+def test_predict_reports_what_it_skipped_and_why(predicted):
+    workdir, *_ = predicted
+    with open(workdir / "results/predict/new_audio.rejected.tsv", newline="", encoding="utf-8") as fh:
+        rejected = {r["file"]: r["reason"] for r in csv.DictReader(fh, delimiter="\t")}
+    assert rejected[".hidden.wav"] == "hidden file"
+    assert rejected["empty.wav"] == "empty file (0 bytes)"
+    assert rejected["notes.txt"].startswith("not a readable audio file")
+    assert rejected["broken.flac"].startswith("cannot decode audio")
+    assert len(rejected) == 4
+
+
+def test_prediction_uses_the_training_spectrograms_and_window_averaging(predicted):
+    """Test-split tracks copied into the folder (lossless) get the probabilities evaluation gave them."""
+    workdir, folder, made, _ = predicted
+    with open(workdir / "results/predictions/test.csv", newline="") as fh:
+        evaluated = {r["track"]: r for r in csv.DictReader(fh)}
+    rows = {r["file"]: r for r in read_predictions_csv(workdir / "results/predict/new_audio.csv")}
+    for rel in ODD_NAMES:
+        expected = np.array([float(evaluated[made[rel].stem][f"p_{g}"]) for g in GENRES])
+        got = np.array([float(rows[rel][f"p_{g}"]) for g in GENRES])
+        np.testing.assert_allclose(got, expected, atol=2e-4, err_msg=rel)
+
+
+def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
+    workdir, folder, made, _ = predicted
+    pngs = sorted((workdir / "results/predict/new_audio/spectrograms").glob("*.png"))
+    jsons = sorted((workdir / "results/predict/new_audio/probabilities").glob("*.json"))
+    before = {p: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in pngs + jsons}
+    assert len(pngs) == len(jsons) == len(made)
+
+    shutil.copyfile(folder / "song one.wav", folder / "sub" / "new song.wav")
+    dry = run_snakemake(workdir, *predict_args(folder), "--dry-run", timeout=300)
+    planned = re.findall(r"^\s*(?:local)?rule (\S+):", dry.stdout + dry.stderr, flags=re.M)
+    assert sorted(planned) == ["predict", "predict_classify_00000", "predict_csv", "predict_spectrograms_00000"], planned
+    assert dry.stdout.count("new song.wav") + dry.stderr.count("new song.wav") >= 1
+    assert "song one.wav" not in re.sub(r"new song\.wav", "", dry.stdout + dry.stderr)
+
+    run_snakemake(workdir, *predict_args(folder), timeout=600)
+    assert {p: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in before} == before
+    rows = {r["file"]: r for r in read_predictions_csv(workdir / "results/predict/new_audio.csv")}
+    assert set(rows) == set(made) | {"sub/new song.wav"}
+    # same audio, same model: the same probabilities as the file it was copied from
+    assert [rows["sub/new song.wav"][f"p_{g}"] for g in GENRES] == [rows["song one.wav"][f"p_{g}"] for g in GENRES]
+
+    again = run_snakemake(workdir, *predict_args(folder), timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_end_of_run_prints_the_accuracy_and_the_predictions(predicted):
+    *_, proc = predicted
+    out = proc.stdout + proc.stderr
+    assert re.search(r"^genreflow: default recipe, (test|val) split, track accuracy \d+\.\d%", out, flags=re.M), out[-3000:]
+    assert re.search(r"^genreflow: \d+ file\(s\) classified into results/predict/new_audio\.csv", out, flags=re.M)
+
+
+def test_predict_without_a_folder_says_what_to_set(tiny_demo_run):
+    proc = run_snakemake(tiny_demo_run, "predict", "--cores", "1", "--dry-run", "--configfile", TINY, check=False, timeout=300)
+    assert proc.returncode != 0
+    assert "predict.audio_dir is not set" in proc.stdout + proc.stderr
