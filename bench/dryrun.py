@@ -19,18 +19,18 @@ from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, table
 
 
 def placeholders(root: Path, n_files: int) -> None:
+    """Hard links to one tiny WAV per genre (a file system allows ~65k links per inode)."""
     import soundfile
 
-    root.parent.mkdir(parents=True, exist_ok=True)
-    template = root.parent / "template.wav"
-    if not template.exists():
-        soundfile.write(template, np.zeros(64, dtype=np.float32), 22050, subtype="PCM_16")
     shutil.rmtree(root, ignore_errors=True)
     for genre in GENRES:
         (root / genre).mkdir(parents=True)
+        soundfile.write(root / genre / ".template.wav", np.zeros(64, dtype=np.float32), 22050, subtype="PCM_16")
     for i in range(n_files):
         genre = GENRES[i % len(GENRES)]
-        os.link(template, root / genre / f"{genre}.{i // len(GENRES):05d}.wav")
+        os.link(root / genre / ".template.wav", root / genre / f"{genre}.{i // len(GENRES):05d}.wav")
+    for genre in GENRES:
+        (root / genre / ".template.wav").unlink()
 
 
 def dry_run(audio: Path, workdir: Path) -> tuple[float, float]:

@@ -137,6 +137,17 @@ def table(results: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def per_fold(results: dict[str, list[dict]]) -> str:
+    """Track accuracy / window accuracy / macro-F1 of every fold: with 10 test tracks a fold,
+    one track is 10 points, and the spread says more than the mean."""
+    n = max(len(f) for f in results.values())
+    lines = ["| recipe | " + " | ".join(f"fold {i}" for i in range(n)) + " |", "|---" * (n + 1) + "|"]
+    for recipe, folds in results.items():
+        cells = [f"{f['track_accuracy']:.0%} / {f['window_accuracy']:.0%} / {f['macro_f1']:.2f}" for f in folds]
+        lines.append(f"| {recipe} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="/work/shared/data/gtzan-dev", help="GTZAN-layout folder")
@@ -155,6 +166,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.folds < 3:
+        raise SystemExit("--folds must be at least 3: one fold to test, one to validate, the rest to train")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     log.setLevel(logging.INFO)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
@@ -185,9 +198,14 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%s fold %d: %s", recipe, fold, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in outcome.items()}))
             results[recipe].append(outcome)
     wall = time.perf_counter() - wall
-    text = table(results)
+    text = "\n\n".join([
+        table(results),
+        per_fold(results),
+        f"{len(tracks)} tracks in {args.data}, {args.folds} folds (fold seed {args.fold_seed}), "
+        f"wall time {wall / 60:.1f} min on {os.cpu_count()} CPU(s), {platform.machine()}.",
+        "Command: `" + " ".join(["python", "bench/kfold.py", *(argv if argv is not None else sys.argv[1:])]) + "`",
+    ])
     print(text)
-    print(f"\n{len(tracks)} tracks, {args.folds} folds, wall time {wall / 60:.1f} min on {platform.node()} ({os.cpu_count()} CPUs)")
     if args.out:
         Path(args.out).write_text(text + "\n")
     if args.json:

@@ -7,6 +7,7 @@
 #
 # Modes: perjob  (no group: one sbatch per job)
 #        array   (no group, --slurm-array-jobs=all: one array per rule)
+#        array300 (same with --jobs 300, i.e. more than all jobs of the DAG)
 #        group50 (group "featurize", --group-components featurize=50)
 #        group100 (same, featurize=100)
 set -euo pipefail
@@ -30,6 +31,7 @@ for mode in "${MODES[@]}"; do
     case $mode in
     perjob) desc="group= (no group)"; extra=(group=) ;;
     array) desc="group= --slurm-array-jobs all"; extra=(group= --slurm-array-jobs all) ;;
+    array300) desc="group= --slurm-array-jobs all --jobs 300"; extra=(group= --slurm-array-jobs all --jobs 300) ;;
     group50) desc="--group-components featurize=50"; extra=(--group-components featurize=50) ;;
     group100) desc="--group-components featurize=100"; extra=(--group-components featurize=100) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
@@ -49,7 +51,7 @@ for mode in "${MODES[@]}"; do
     t1=$(date +%s.%N)
     sub1=$(grep -c '_slurm_rpc_submit_batch_job' "$CTLD_LOG" || true)
     run1=$(grep -cE 'sched: Allocate|_start_job: Started' "$CTLD_LOG" || true)
-    nout=$(find "$d/spec" -name '*.png' 2>/dev/null | wc -l)
+    nout=$( (find "$d/spec" -name '*.png' 2>/dev/null || true) | wc -l)
     [[ $res == ok && $nout -ne $((NBATCH * NFILES)) ]] && res="only $nout outputs"
     printf '| %s | `%s` | %d | %d | %s | %s |\n' "$mode" "$desc" \
         $((sub1 - sub0)) $((run1 - run0)) "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')" "$res"

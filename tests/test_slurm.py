@@ -113,6 +113,7 @@ def _snakemake(workdir: Path, args: list[str], timeout: int = SNAKEMAKE_TIMEOUT)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        errors="replace",
         timeout=timeout + 60,
     )
     (workdir / "snakemake-test.log").write_text(p.stdout)

@@ -107,3 +107,12 @@ def test_manifest_summary_and_link_tree(tmp_path):
     lines = (tmp_path / "summary.tsv").read_text().splitlines()
     assert lines[0].split("\t") == ["genre", "train", "val", "test", "total"]
     assert lines[-1].split("\t") == ["total", "6", "2", "2", "10"]
+
+
+def test_relative_lists_fall_back_to_the_workflow_folder(tmp_path, monkeypatch):
+    from genreflow.split import resolve_lists
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.txt").write_text("")
+    resolved = resolve_lists({"train": "config/splits/train_filtered.txt", "val": "mine.txt"}, "/repo")
+    assert resolved == {"train": Path("/repo/config/splits/train_filtered.txt"), "val": Path("mine.txt")}

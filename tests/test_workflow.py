@@ -108,3 +108,30 @@ def test_snakefmt_check_is_clean():
     files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow/rules").glob("*.smk")))]
     proc = subprocess.run([snakefmt, "--check", *files], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_fault_filtered_split_follows_the_published_lists(tmp_path):
+    from conftest import write_audio
+    from genreflow.demo import synthesize
+
+    lists = {s: (REPO / f"config/splits/{f}_filtered.txt").read_text().split() for s, f in (("train", "train"), ("val", "valid"), ("test", "test"))}
+    genres = ["blues", "jazz", "rock"]
+    chosen = {}
+    for split, entries in lists.items():
+        for genre in genres:
+            for entry in [e for e in entries if e.startswith(f"{genre}/")][: 2 if split == "train" else 1]:
+                chosen[Path(entry).stem] = split
+    listed = {Path(e).stem for entries in lists.values() for e in entries}
+    unlisted = next(f"{g}.{i:05d}" for g in genres for i in range(100) if f"{g}.{i:05d}" not in listed)
+    for track in [*chosen, unlisted]:
+        genre, number = track.split(".")
+        write_audio(tmp_path / "audio" / genre / f"{track}.wav", synthesize(genres.index(genre), int(number), 4.0, 22050, 1))
+    (tmp_path / "ff.yaml").write_text(
+        "audio_dir: audio\ngenres: [blues, jazz, rock]\nspectrogram: {duration_s: 4.0}\n"
+        "split: {method: fault_filtered}\ntrain: {epochs: 2, filters: [4, 8], window_s: 1.0}\n"
+    )
+    run_snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "ff.yaml"), timeout=600)
+    with open(tmp_path / "results/split/manifest.csv", newline="") as fh:
+        manifest = {r["track"]: r["split"] for r in csv.DictReader(fh)}
+    assert manifest == chosen  # the unlisted track is left out, every other keeps its published split
+    assert "not in the published lists" in (tmp_path / "results/logs/split.log").read_text()

@@ -11,23 +11,32 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     return cm
 
 
-def per_class_scores(cm: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+def precision_recall_f1(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class arrays, 0 where undefined (scikit-learn's ``zero_division=0``): a class never
+    predicted has precision 0, not NaN."""
     tp = np.diag(cm).astype(float)
     predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1
+
+
+def per_class_scores(cm: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    precision, recall, f1 = precision_recall_f1(cm)
     return {
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for name, p, r, f, s in zip(names, precision, recall, f1, actual)
+        for name, p, r, f, s in zip(names, precision, recall, f1, cm.sum(axis=1))
     }
 
 
-def macro_f1(per_class: dict[str, dict[str, float]]) -> float:
-    """Mean F1 over the classes present in the ground truth (absent classes would only add zeros)."""
-    scores = [c["f1"] for c in per_class.values() if c["support"] > 0]
-    return float(np.mean(scores)) if scores else 0.0
+def macro_f1(cm: np.ndarray) -> float:
+    """Mean F1 over the classes that occur in the truth or the predictions, as scikit-learn's
+    ``f1_score(average="macro")`` does: a genre absent from a small test split adds no zero,
+    but a genre predicted for tracks of other genres counts (with F1 0)."""
+    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    return float(precision_recall_f1(cm)[2][present].mean()) if present.any() else 0.0
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -55,7 +64,7 @@ def score(window_probs: list[np.ndarray], labels: np.ndarray, names: list[str]) 
         "window_accuracy": float(np.mean(all_windows.argmax(axis=1) == window_labels)),
         "track_accuracy": float(np.mean(predicted == labels)),
         "accuracy": float(np.mean(predicted == labels)),
-        "macro_f1": macro_f1(per_class),
+        "macro_f1": macro_f1(cm),
         "per_class": per_class,
         "confusion_matrix": cm.tolist(),
     }

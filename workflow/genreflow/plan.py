@@ -125,7 +125,7 @@ def rejection_summary(plan: Plan, limit: int = 20) -> str:
     )
 
 
-def check_plan(plan: Plan, config: dict) -> None:
+def check_plan(plan: Plan, config: dict, workflow_root: str = ".") -> None:
     """Start-up checks that need the data: strict mode, empty dataset, a split that cannot work."""
     if config["strict"] and plan.rejected:
         listing = "\n".join(f"  {r.path}: {r.reason}" for r in plan.rejected)
@@ -135,7 +135,7 @@ def check_plan(plan: Plan, config: dict) -> None:
         raise ConfigError(f"audio_dir: no usable track in '{config['audio_dir']}' (empty dataset){why}")
     if config["split"]["method"] != "fault_filtered":
         check_split_counts(plan.tracks, config["genres"], config["split"]["ratios"])
-    check_split(plan.tracks, config["genres"], config["split"])
+    check_split(plan.tracks, config["genres"], config["split"], workflow_root)
 
 
 def check_split_counts(tracks: list[Track], genres: list[str], ratios: dict[str, float]) -> None:
@@ -152,14 +152,14 @@ def check_split_counts(tracks: list[Track], genres: list[str], ratios: dict[str,
         )
 
 
-def check_split(tracks: list[Track], genres: list[str], split_config: dict) -> None:
+def check_split(tracks: list[Track], genres: list[str], split_config: dict, workflow_root: str = ".") -> None:
     """Run the split on the track ids now (it is cheap), so that a genre left without training
     tracks fails at start-up instead of after featurisation."""
     from .split import Entry, SplitError, assign
 
     entries = [Entry(t.track_id, t.genre, spectrogram_path(t)) for t in tracks]
     try:
-        assign(entries, split_config, genres)
+        assign(entries, split_config, genres, workflow_root)
     except (SplitError, OSError) as err:
         raise ConfigError(
             f"split: {err} with split.method '{split_config['method']}' on {len(tracks)} usable tracks "

@@ -87,6 +87,17 @@ def read_split_lists(lists: Mapping[str, str | os.PathLike]) -> dict[str, str]:
     return assignment
 
 
+def resolve_lists(lists: Mapping[str, str], workflow_root: str | os.PathLike) -> dict[str, Path]:
+    """Relative list paths are looked up in the working directory, then in the workflow's folder
+    (so the shipped ``config/splits`` work from any working directory, and the config itself
+    stays free of absolute paths that would change with every checkout)."""
+    resolved = {}
+    for name, path in lists.items():
+        candidate = Path(path)
+        resolved[name] = candidate if candidate.is_absolute() or candidate.exists() else Path(workflow_root) / candidate
+    return resolved
+
+
 def split_by_lists(entries: Iterable[Entry], lists: Mapping[str, str | os.PathLike]) -> tuple[dict[str, str], list[str]]:
     """Tracks in the published lists keep their split; the others are left out and named."""
     listed = read_split_lists(lists)
@@ -166,7 +177,7 @@ def build_tree(tree_dirs: Mapping[str, str | os.PathLike], rows: list[dict[str, 
             link_or_copy(source, Path(tree_dirs[row["split"]]) / row["genre"] / source.name)
 
 
-def assign(entries: list[Entry], split_config: Mapping, genres: list[str]) -> tuple[dict[str, str], list[str]]:
+def assign(entries: list[Entry], split_config: Mapping, genres: list[str], workflow_root: str | os.PathLike = ".") -> tuple[dict[str, str], list[str]]:
     """Dispatch on ``split.method``; returns the assignment and warnings worth logging."""
     method, seed = split_config["method"], split_config["seed"]
     warnings: list[str] = []
@@ -175,7 +186,7 @@ def assign(entries: list[Entry], split_config: Mapping, genres: list[str]) -> tu
     elif method == "ratio":
         assignment = split_stratified(entries, split_config["ratios"], seed)
     elif method == "fault_filtered":
-        assignment, unlisted = split_by_lists(entries, split_config["lists"])
+        assignment, unlisted = split_by_lists(entries, resolve_lists(split_config["lists"], workflow_root))
         if unlisted:
             shown = ", ".join(unlisted[:10]) + (" ..." if len(unlisted) > 10 else "")
             warnings.append(f"{len(unlisted)} track(s) are not in the published lists and are left out: {shown}")

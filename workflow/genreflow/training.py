@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import logging
 import math
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -105,13 +108,43 @@ def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: 
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla)
 
 
-def best_so_far(history_csv: Path, monitor: str) -> float | None:
-    """The best ``monitor`` value of epochs finished before an interruption."""
+def selection_start(settings: TrainSettings) -> int:
+    """First epoch (0-based) that may be restored as the best one or stop training early.
+
+    While the learning rate is high, the loss on a small validation set swings by +-0.5 from
+    one epoch to the next; a lucky early epoch would otherwise be restored (an undertrained
+    model) or end training before the schedule has done its work.
+    """
+    return min(settings.epochs - 1, max(settings.warmup_epochs, settings.epochs // 3))
+
+
+def best_so_far(history_csv: Path, monitor: str, start_epoch: int = 0) -> float | None:
+    """The best ``monitor`` value of the epochs (from ``start_epoch`` on) finished before an interruption."""
     if not history_csv.exists():
         return None
     with open(history_csv, newline="") as fh:
-        values = [float(row[monitor]) for row in csv.DictReader(fh) if row.get(monitor)]
+        values = [float(row[monitor]) for row in csv.DictReader(fh) if row.get(monitor) and int(row["epoch"]) >= start_epoch]
     return min(values) if values else None
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Writes the weights of the epoch with the lowest ``val_loss`` seen from ``start_epoch`` on.
+
+    The file outlives an interruption, and ``best`` is seeded from the history of the epochs
+    already run, so a resumed training keeps comparing against the true best."""
+
+    def __init__(self, path: Path, start_epoch: int, best: float | None = None):
+        super().__init__()
+        self.path, self.start_epoch, self.best = path, start_epoch, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_loss")
+        if epoch < self.start_epoch or value is None or (self.best is not None and value >= self.best):
+            return
+        self.best = float(value)
+        tmp = self.path.with_name(".tmp." + self.path.name)
+        self.model.save_weights(str(tmp))
+        tmp.replace(self.path)
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -122,7 +155,9 @@ class EpochLog(keras.callbacks.Callback):
         log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items()) if isinstance(v, float)))
 
 
-def callbacks_for(settings: TrainSettings, backup_dir: Path) -> list[keras.callbacks.Callback]:
+def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None = None) -> list[keras.callbacks.Callback]:
+    """BackupAndRestore comes first so that an epoch is in the backup before it is in the
+    history: an interruption between the two loses a history line, never duplicates one."""
     history_csv = backup_dir / "history.csv"
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup_dir / "checkpoint")),
@@ -130,14 +165,30 @@ def callbacks_for(settings: TrainSettings, backup_dir: Path) -> list[keras.callb
         EpochLog(),
     ]
     if settings.recipe != "blog":
+        start = selection_start(settings)
         callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                str(backup_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True, save_weights_only=True,
-                initial_value_threshold=best_so_far(history_csv, "val_loss"),
-            ),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience),
+            BestWeights(backup_dir / "best.weights.h5", start, best_so_far(history_csv, "val_loss", start)),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, start_from_epoch=start),
         ]
-    return callbacks
+    return callbacks + list(extra or [])
+
+
+def run_fingerprint(rows: list[dict[str, str]], settings: TrainSettings, spec: SpectrogramParams, seed: int) -> str:
+    """What a backup is only valid for: settings, seed, spectrograms and the tracks of each split."""
+    tracks = sorted((r["split"], r["track"]) for r in rows if r["split"] in ("train", "val"))
+    payload = {"settings": asdict(settings), "spectrogram": spec.signature(), "seed": seed, "tracks": tracks}
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()
+
+
+def prepare_backup(backup_dir: Path, fingerprint: str) -> None:
+    """Keep a backup to resume from only if it was made by the same run; a backup of a run with
+    other settings (the config was edited after an interruption) would load wrong weights."""
+    stamp = backup_dir / "run.sha1"
+    if backup_dir.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
+        log.info("discarding %s: it belongs to a run with other settings or tracks", backup_dir)
+        shutil.rmtree(backup_dir)
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
 
 
 def save_atomic(model: keras.Model, path: Path) -> None:
@@ -157,10 +208,11 @@ def fit(
     history_path: Path,
     xla: bool = False,
     verbose: int = 2,
+    extra_callbacks: list | None = None,
 ) -> keras.Model:
     """Train one model and write it with its history; an interrupted run resumes from
     ``backup_dir`` at the last finished epoch."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    prepare_backup(backup_dir, run_fingerprint(rows, settings, spec, seed))
     if settings.recipe == "blog":
         train, val, steps, input_shape = blog_datasets(tree_dirs, genres, settings, seed)
         model = models.blog_cnn(input_shape, len(genres), seed=seed)
@@ -170,7 +222,7 @@ def fit(
     compile_model(model, settings, steps, xla)
     log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters",
              model.name, len(rows_of(rows, "train")), steps, input_shape, model.count_params())
-    model.fit(train, validation_data=val, epochs=settings.epochs, callbacks=callbacks_for(settings, backup_dir), verbose=verbose)
+    model.fit(train, validation_data=val, epochs=settings.epochs, callbacks=callbacks_for(settings, backup_dir, extra_callbacks), verbose=verbose)
     best = backup_dir / "best.weights.h5"
     if best.exists():
         model.load_weights(str(best))

@@ -7,11 +7,6 @@ from snakemake.exceptions import WorkflowError
 
 SPLITS_USED = [s for s in ("val", "test") if config["split"]["ratios"].get(s, 0) > 0 or config["split"]["method"] == "fault_filtered"]
 SEEDS = config["train"]["seeds"]
-# relative split lists are looked up in the working directory, then next to the Snakefile
-config["split"]["lists"] = {
-    name: path if os.path.exists(path) else os.path.join(workflow.basedir, path)
-    for name, path in config["split"]["lists"].items()
-}
 SPECTROGRAM = SpectrogramParams.from_config(config["spectrogram"])
 DOWNLOAD_PENDING = bool(config["download"]["url"]) and not os.path.isdir(config["audio_dir"])
 
@@ -20,7 +15,7 @@ if DOWNLOAD_PENDING:
 else:
     try:
         PLAN = make_plan(config, SPECTROGRAM.signature())
-        check_plan(PLAN, config)
+        check_plan(PLAN, config, workflow.basedir)
     except ConfigError as err:
         raise WorkflowError(f"Invalid configuration: {err}")
 

@@ -8,7 +8,7 @@ from genreflow.split import Entry
 
 logs.to_file(snakemake.log[0])
 entries = [Entry(t["track_id"], t["genre"], png) for t, png in zip(snakemake.params.tracks, snakemake.input)]
-assignment, warnings = assign(entries, snakemake.params.split, snakemake.params.genres)
+assignment, warnings = assign(entries, snakemake.params.split, snakemake.params.genres, Path(snakemake.scriptdir).resolve().parents[1])
 for warning in warnings:
     print(f"WARNING: {warning}")
 write_manifest(snakemake.output.manifest, entries, assignment)
