@@ -63,28 +63,3 @@ def write_predictions(path: str | os.PathLike, rows, probabilities: np.ndarray, 
         writer.writerow(["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in genres]])
         for row, probs in zip(rows, probabilities):
             writer.writerow([row["spectrogram"], row["track"], row["genre"], genres[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
-
-
-def plot_confusion(cm: np.ndarray, genres: list[str], path: str | os.PathLike, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cm = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(7, 6))
-    im = ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
-    ax.set_yticks(range(len(genres)), genres)
-    ax.set_xlabel("predicted genre")
-    ax.set_ylabel("true genre")
-    ax.set_title(title)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)

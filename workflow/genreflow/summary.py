@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .evaluation import plot_confusion
+from .plots import plot_confusion
 from .metrics import mean_std, score
 from .qc import write_tsv_atomic
 

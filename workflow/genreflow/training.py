@@ -230,28 +230,3 @@ def fit(
     shutil.copyfile(backup_dir / "history.csv", history_path)
     shutil.rmtree(backup_dir, ignore_errors=True)
     return model
-
-
-def plot_curves(history_csv: Path, out_png: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(history_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for prefix, label in (("", "train"), ("val_", "validation")):
-            if rows and f"{prefix}{metric}" in rows[0]:
-                ax.plot(epochs, [float(r[f"{prefix}{metric}"]) for r in rows], label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(out_png, ".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)

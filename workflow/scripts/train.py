@@ -13,7 +13,8 @@ seed = int(snakemake.wildcards.seed)
 runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic)
 
 from genreflow.split import read_manifest
-from genreflow.training import fit, plot_curves
+from genreflow.plots import plot_curves
+from genreflow.training import fit
 
 fit(
     rows=read_manifest(snakemake.input.manifest),
