@@ -38,7 +38,7 @@ CONFIG = {
     "featurize": {"batch_size": 1},  # one job per file: slow enough to interrupt half-way
     "train": {
         "epochs": EPOCHS, "patience": EPOCHS, "batch_size": 8, "filters": [4, 8], "window_s": 1.0,
-        "eval_hop_s": 1.0, "windows_per_track": 2, "seeds": [42],
+        "eval_hop_s": 1.0, "windows_per_track": 2, "seeds": [42], "min_steps_per_epoch": 1,
     },
 }
 MODEL = "results/model/seed_42/model.keras"

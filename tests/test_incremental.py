@@ -33,7 +33,7 @@ CONFIG = {
     "spectrogram": {"duration_s": SECONDS},
     "train": {
         "epochs": 2, "batch_size": 8, "filters": [4, 8], "window_s": 1.0, "eval_hop_s": 1.0,
-        "windows_per_track": 2, "patience": 5, "seeds": [42],
+        "windows_per_track": 2, "patience": 5, "seeds": [42], "min_steps_per_epoch": 1,
     },
 }
 # the first run stops after training (evaluation is the same code either way); the second runs all

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers
 
@@ -41,11 +43,13 @@ def default_cnn(
 
 
 def blog_augmentation(seed: int | None = None) -> keras.Sequential:
-    """The blog's ImageDataGenerator augmentation (shear 0.2, zoom 0.2, horizontal flip), applied
-    to training batches in the input pipeline so that the saved model holds no random layers."""
+    """The blog's ImageDataGenerator augmentation (shear_range=0.2, zoom_range=0.2, horizontal
+    flip), applied to training batches in the input pipeline so that the saved model holds no
+    random layers. ImageDataGenerator's shear_range is an angle in degrees, while RandomShear
+    takes the shear factor (tan of the angle), hence tan(0.2 deg)."""
     return keras.Sequential(
         [
-            layers.RandomShear(x_factor=0.2, y_factor=0.2, seed=seed),
+            layers.RandomShear(x_factor=math.tan(math.radians(0.2)), seed=seed),
             layers.RandomZoom(0.2, seed=seed),
             layers.RandomFlip("horizontal", seed=seed),
         ],
