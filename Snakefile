@@ -30,6 +30,6 @@ include: "workflow/rules/onsuccess.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -31,16 +30,28 @@ def synthetic_gtzan(root: Path, n_files: int, seconds: float = 30.0, rate: int =
     return files
 
 
+# Runs a command and reports the peak RSS of its whole process tree: a fresh wrapper process
+# sees only this command's descendants in RUSAGE_CHILDREN (Linux merges waited-for
+# grandchildren's peaks into it).
+_PEAK_WRAPPER = (
+    "import resource, subprocess, sys;"
+    "rc = subprocess.run(sys.argv[1:]).returncode;"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
+    "sys.exit(rc)"
+)
+
+
 def run_timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB, largest single process) of a command and its children."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MiB, largest single process of the command's tree)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_WRAPPER, *cmd], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    return wall, peak_kib / 1024
 
 
 def machine() -> str:

@@ -18,9 +18,9 @@ from common import REPO, SNAKEMAKE, machine, run_timed, synthetic_gtzan, table
 LEAN_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
-def loop(audio: Path, out: Path, kind: str) -> tuple[float, float]:
+def loop(audio: Path, out: Path, script: str = "featurize_loop.py", *extra: str) -> tuple[float, float]:
     shutil.rmtree(out, ignore_errors=True)
-    return run_timed([sys.executable, str(REPO / "bench/featurize_loop.py"), str(audio), str(out), kind], env=LEAN_ENV)
+    return run_timed([sys.executable, str(REPO / "bench" / script), str(audio), str(out), *extra], env=LEAN_ENV)
 
 
 def workflow(audio: Path, workdir: Path, files: list[Path], batch_size: int | None = None) -> tuple[float, float]:
@@ -43,12 +43,13 @@ def main() -> None:
     audio = args.work / "audio"
     files = synthetic_gtzan(audio, args.files)
     results = {}
-    results["loop"] = loop(audio, args.work / "loop", "logmel")
+    results["loop"] = loop(audio, args.work / "loop")
     results["workflow"] = workflow(audio, args.work / "wf", files)
-    results["blog"] = loop(audio, args.work / "blog", "blog_specgram")
+    results["blog"] = loop(audio, args.work / "blog", "blog_method.py")
+    results["blog_preset"] = loop(audio, args.work / "blog_preset", "featurize_loop.py", "blog")
     rows = []
     base = results["loop"][0] / args.files
-    for name, label in (("loop", "lean loop, 1 process"), ("workflow", "workflow, snakemake --cores 2"), ("blog", "blog method (plt.specgram), 1 process")):
+    for name, label in (("loop", "lean loop, 1 process"), ("workflow", "workflow, snakemake --cores 2"), ("blog", "blog's loop (librosa.load + plt.specgram + savefig), 1 process"), ("blog_preset", "blog preset's renderer (same picture, lean I/O), 1 process")):
         wall, rss = results[name]
         per_file = wall / args.files
         rows.append([label, args.files, f"{wall:.1f}", f"{per_file * 1000:.1f}", f"{per_file / base:.2f}", f"{rss:.0f}"])

@@ -51,7 +51,7 @@ def main() -> None:
     ds = data.training_windows(images, labels, 10, width, settings.batch_size, seed=0, windows_per_track=settings.windows_per_track, augment=augment)
     pipeline = throughput(ds, args.steps, settings.batch_size)
 
-    model = models.default_cnn((spec.n_mels, width, 1), 10, settings.filters, settings.dropout)
+    model = models.default_cnn((spec.n_mels, width, 1), 10, settings.filters, settings.dropout, settings.input_pool)
     compile_model(model, settings, steps_per_epoch=100, xla=False)
     training = throughput(ds, args.steps, settings.batch_size, step_fn=lambda b: model.train_on_batch(*b))
     print(f"Default recipe input pipeline, {args.tracks} tracks of {spec.n_frames} frames, on {machine()}\n")

@@ -23,18 +23,39 @@ CTLD_LOG=$STATE/slurmctld.log
 LIMIT=${BENCH_TIMEOUT:-1800}
 WORK=$(mktemp -d /tmp/genreflow-bench.XXXXXX)
 
-sinfo -h >/dev/null || { echo "cluster not running (sinfo fails)" >&2; exit 1; }
+sinfo -h >/dev/null || {
+    echo "cluster not running (sinfo fails)" >&2
+    exit 1
+}
 
 echo "| mode | extra options | sbatch calls | SLURM jobs (incl. array tasks) | wall time [s] | result |"
 echo "|---|---|---|---|---|---|"
 for mode in "${MODES[@]}"; do
     case $mode in
-    perjob) desc="group= (no group)"; extra=(group=) ;;
-    array) desc="group= --slurm-array-jobs all"; extra=(group= --slurm-array-jobs all) ;;
-    array300) desc="group= --slurm-array-jobs all --jobs 300"; extra=(group= --slurm-array-jobs all --jobs 300) ;;
-    group50) desc="--group-components featurize=50"; extra=(--group-components featurize=50) ;;
-    group100) desc="--group-components featurize=100"; extra=(--group-components featurize=100) ;;
-    *) echo "unknown mode $mode" >&2; exit 2 ;;
+    perjob)
+        desc="group= (no group)"
+        extra=(group=)
+        ;;
+    array)
+        desc="group= --slurm-array-jobs all"
+        extra=(group= --slurm-array-jobs all)
+        ;;
+    array300)
+        desc="group= --slurm-array-jobs all --jobs 300"
+        extra=(group= --slurm-array-jobs all --jobs 300)
+        ;;
+    group50)
+        desc="--group-components featurize=50"
+        extra=(--group-components featurize=50)
+        ;;
+    group100)
+        desc="--group-components featurize=100"
+        extra=(--group-components featurize=100)
+        ;;
+    *)
+        echo "unknown mode $mode" >&2
+        exit 2
+        ;;
     esac
     d=$WORK/$mode
     mkdir -p "$d"

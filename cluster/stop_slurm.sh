@@ -65,7 +65,10 @@ for name in slurmd slurmctld munged; do
         log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null
         sleep 0.5
-        alive "$pid" && { log "could not stop $name (pid $pid)"; rc=1; }
+        alive "$pid" && {
+            log "could not stop $name (pid $pid)"
+            rc=1
+        }
     fi
     rm -f "$f"
 done

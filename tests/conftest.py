@@ -46,6 +46,20 @@ def make_dataset(root: Path, genres: list[str], per_genre: int, seconds: float =
     return files
 
 
+def numbers_in(genre: str, split: str, count: int, start: int = 0) -> list[int]:
+    """Track numbers (from ``start``) that the default hash split (70/15/15, seed 1337) puts into ``split``."""
+    from genreflow.split import Entry, split_by_hash
+
+    ratios = {"train": 0.7, "val": 0.15, "test": 0.15}
+    found, i = [], start
+    while len(found) < count:
+        track = f"{genre}.{i:05d}"
+        if split_by_hash([Entry(track, genre, "")], ratios, 1337)[track] == split:
+            found.append(i)
+        i += 1
+    return found
+
+
 def run_snakemake(workdir: Path, *args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real workflow with ``workdir`` as working directory, under a hard timeout."""
     cmd = ["timeout", "-k", "10", str(timeout), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
@@ -73,4 +87,4 @@ def requires_shared_data(sub: str):
     return pytest.mark.skipif(not (SHARED_DATA / sub).is_dir(), reason=f"{SHARED_DATA / sub} not present")
 
 
-__all__ = ["REPO", "SHARED_DATA", "GENRES", "tone", "write_audio", "make_dataset", "run_snakemake", "requires_shared_data", "shutil"]
+__all__ = ["REPO", "SHARED_DATA", "GENRES", "tone", "write_audio", "make_dataset", "numbers_in", "run_snakemake", "requires_shared_data", "shutil"]

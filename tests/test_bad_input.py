@@ -17,10 +17,9 @@ import pytest
 import soundfile as sf
 import yaml
 
-from conftest import REPO, run_snakemake, tone, write_audio
+from conftest import numbers_in, REPO, run_snakemake, tone, write_audio
 from genreflow.demo import synthesize
 from genreflow.pngio import encode_png, read_png, read_png_text
-from genreflow.split import Entry, split_by_hash
 
 GENRES = ["blues", "jazz", "rock"]
 SECONDS = 4.0
@@ -57,16 +56,6 @@ CONVERTED = {
 }
 
 
-def numbers_in(genre: str, split: str, count: int) -> list[int]:
-    """Track numbers that the default hash split puts into ``split``."""
-    ratios = {"train": 0.7, "val": 0.15, "test": 0.15}
-    found, i = [], 0
-    while len(found) < count:
-        track = f"{genre}.{i:05d}"
-        if split_by_hash([Entry(track, genre, "")], ratios, 1337)[track] == split:
-            found.append(i)
-        i += 1
-    return found
 
 
 def clip(genre: str, number: int, seconds: float = SECONDS) -> np.ndarray:

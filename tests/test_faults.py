@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, run_snakemake, write_audio
+from conftest import numbers_in, REPO, SNAKEMAKE, run_snakemake, write_audio
 from genreflow.demo import synthesize
 from genreflow.pngio import read_png
-from genreflow.split import Entry, split_by_hash
 
 GENRES = ["blues", "jazz", "rock"]
 SECONDS = 4.0
@@ -44,15 +43,6 @@ CONFIG = {
 MODEL = "results/model/seed_42/model.keras"
 
 
-def numbers_in(genre: str, split: str, count: int) -> list[int]:
-    ratios = {"train": 0.7, "val": 0.15, "test": 0.15}
-    found, i = [], 0
-    while len(found) < count:
-        track = f"{genre}.{i:05d}"
-        if split_by_hash([Entry(track, genre, "")], ratios, 1337)[track] == split:
-            found.append(i)
-        i += 1
-    return found
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:

@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_snakemake, write_audio
+from conftest import numbers_in, run_snakemake, write_audio
 from genreflow.demo import synthesize
 from genreflow.pngio import read_png
-from genreflow.split import Entry, split_by_hash
 
 slow = pytest.mark.slow  # the shared history: two runs of the DAG, over a minute on 2 cores
 
@@ -40,16 +39,6 @@ CONFIG = {
 FIRST = ("results/model/seed_42/model.keras", "results/qc/tracks.tsv", "results/split/manifest.csv")
 
 
-def numbers_in(genre: str, split: str, count: int, start: int = 0) -> list[int]:
-    """Track numbers (from ``start``) that the default hash split puts into ``split``."""
-    ratios = {"train": 0.7, "val": 0.15, "test": 0.15}
-    found, i = [], start
-    while len(found) < count:
-        track = f"{genre}.{i:05d}"
-        if split_by_hash([Entry(track, genre, "")], ratios, 1337)[track] == split:
-            found.append(i)
-        i += 1
-    return found
 
 
 def add_clip(audio: Path, genre: str, number: int, seconds: float = SECONDS) -> str:

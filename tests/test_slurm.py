@@ -65,9 +65,7 @@ if _problem is not None:
 
 
 RUN_ID_RE = re.compile(r"^SLURM run ID: ([0-9a-f-]+)$", re.M)
-SUBMIT_RE = re.compile(
-    r"has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$", re.M
-)
+SUBMIT_RE = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)\.?$", re.M)
 
 
 @dataclass
@@ -239,6 +237,7 @@ def demo_run(tmp_path_factory) -> Run:
     )
 
 
+@pytest.mark.slow
 def test_demo_workflow_runs_through_slurm(demo_run: Run) -> None:
     _assert_ran_through_slurm(demo_run, min_jobs=2)
     results = demo_run.workdir / "results"  # relative to --directory
@@ -250,6 +249,7 @@ def test_demo_workflow_runs_through_slurm(demo_run: Run) -> None:
     assert groups, demo_run.jobs
 
 
+@pytest.mark.slow
 def test_demo_train_requests_gpu(demo_run: Run) -> None:
     _assert_train_asked_for_gpu(demo_run)
 

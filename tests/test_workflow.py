@@ -86,7 +86,7 @@ def test_blog_preset_runs_end_to_end(tmp_path):
     small.write_text("demo: {tracks_per_genre: 5, duration_s: 6.0}\ntrain: {recipe: blog, epochs: 3}\n")
     run_snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config/presets/blog.yaml"), str(small), timeout=600)
     png = read_png(next((tmp_path / "results/spectrograms/blues").glob("*.png")))
-    assert png.shape == (480, 640, 3)
+    assert png.shape == (800, 800, 3)  # the blog's 8x8-inch figure
     rows = (tmp_path / "results/split/manifest.csv").read_text().splitlines()[1:]
     assert sum(",train," in r for r in rows) == 40 and sum(",val," in r for r in rows) == 10  # 80/20 per genre
     metrics = json.loads((tmp_path / "results/metrics/metrics.json").read_text())

@@ -26,9 +26,6 @@ class Plan:
     ignored: list[Rejection] = field(default_factory=list)  # files that are not tracks at all
     batches: dict[str, list[Track]] = field(default_factory=dict)  # featurisation jobs to run
 
-    def spectrogram(self, track: Track) -> str:
-        return spectrogram_path(track)
-
 
 def spectrogram_path(track: Track, root: str = "results/spectrograms") -> str:
     return f"{root}/{track.genre}/{track.track_id}.png"

@@ -79,7 +79,8 @@ def to_grayscale(db: np.ndarray, db_min: float, db_max: float) -> np.ndarray:
 
 
 def blog_specgram_image(samples: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
-    """The blog post's picture: ``plt.specgram(NFFT=2048, Fs=2, Fc=0, noverlap=128)``, axes off, RGB."""
+    """The blog post's picture: ``plt.specgram(NFFT=2048, Fs=2, Fc=0, noverlap=128,
+    cmap="inferno")``, axes off, RGB (drawn full-bleed: the blog's margins carry no signal)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,7 +92,7 @@ def blog_specgram_image(samples: np.ndarray, width_px: int, height_px: int) -> n
         ax = fig.add_axes((0, 0, 1, 1))
         # a silent clip makes specgram's log10 warn and draw -inf; the image stays well defined
         with np.errstate(divide="ignore", invalid="ignore"):
-            ax.specgram(samples + 1e-12, NFFT=2048, Fs=2, Fc=0, noverlap=128, cmap="viridis", sides="default", mode="default", scale="dB")
+            ax.specgram(samples + 1e-12, NFFT=2048, Fs=2, Fc=0, noverlap=128, cmap="inferno", sides="default", mode="default", scale="dB")
         ax.set_axis_off()
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())

@@ -5,14 +5,19 @@ if is_demo(config["audio_dir"]):
 
     rule demo_audio:
         output:
-            [t.audio for t in demo_tracks(config["genres"], config["demo"]["tracks_per_genre"])],
-        params:
-            genres=config["genres"],
-            demo=config["demo"],
-            sample_rate=config["spectrogram"]["sample_rate"],
+            [
+                t.audio
+                for t in demo_tracks(
+                    config["genres"], config["demo"]["tracks_per_genre"]
+                )
+            ],
         log:
             "results/logs/demo_audio.log",
         conda:
             "../../envs/featurize.yaml"
+        params:
+            genres=config["genres"],
+            demo=config["demo"],
+            sample_rate=config["spectrogram"]["sample_rate"],
         script:
             "../scripts/demo_audio.py"

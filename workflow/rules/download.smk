@@ -4,13 +4,13 @@
 rule download:
     output:
         directory(config["audio_dir"]),
-    params:
-        url=config["download"]["url"],
-        sha256=config["download"]["sha256"],
-        timeout_s=config["download"]["timeout_s"],
     log:
         "results/logs/download.log",
     conda:
         "../../envs/featurize.yaml"
+    params:
+        url=config["download"]["url"],
+        sha256=config["download"]["sha256"],
+        timeout_s=config["download"]["timeout_s"],
     script:
         "../scripts/download_dataset.py"

@@ -7,19 +7,21 @@ rule evaluate:
         model="results/model/seed_{seed}/model.keras",
     output:
         metrics="results/metrics/seed_{seed}/metrics.json",
-        predictions=expand("results/predictions/seed_{{seed}}/{split}.csv", split=SPLITS_USED),
+        predictions=expand(
+            "results/predictions/seed_{{seed}}/{split}.csv", split=SPLITS_USED
+        ),
+    log:
+        "results/logs/evaluate/seed_{seed}.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
     params:
         genres=config["genres"],
         train=config["train"],
         spectrogram=config["spectrogram"],
         splits=SPLITS_USED,
-    threads: 2
-    resources:
-        mem_mb=4000,
-    log:
-        "results/logs/evaluate/seed_{seed}.log",
-    conda:
-        "../../envs/train.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -27,26 +29,46 @@ rule evaluate:
 rule summarize:
     input:
         metrics=expand("results/metrics/seed_{seed}/metrics.json", seed=SEEDS),
-        predictions=expand("results/predictions/seed_{seed}/{split}.csv", seed=SEEDS, split=SPLITS_USED),
+        predictions=expand(
+            "results/predictions/seed_{seed}/{split}.csv",
+            seed=SEEDS,
+            split=SPLITS_USED,
+        ),
         model=f"results/model/seed_{SEEDS[0]}/model.keras",
         history=f"results/model/seed_{SEEDS[0]}/history.csv",
         curves=f"results/model/seed_{SEEDS[0]}/training_curves.png",
     output:
-        metrics=report("results/metrics/metrics.json", category="2. Metrics", caption="../report/metrics.rst"),
-        confusion=report("results/metrics/confusion_matrix.png", category="2. Metrics", caption="../report/confusion.rst"),
-        per_class=report("results/metrics/per_class.tsv", category="2. Metrics", caption="../report/per_class.rst"),
+        metrics=report(
+            "results/metrics/metrics.json",
+            category="2. Metrics",
+            caption="../report/metrics.rst",
+        ),
+        confusion=report(
+            "results/metrics/confusion_matrix.png",
+            category="2. Metrics",
+            caption="../report/confusion.rst",
+        ),
+        per_class=report(
+            "results/metrics/per_class.tsv",
+            category="2. Metrics",
+            caption="../report/per_class.rst",
+        ),
         predictions=expand("results/predictions/{split}.csv", split=SPLITS_USED),
         model="results/model/model.keras",
         history="results/model/history.csv",
-        curves=report("results/model/training_curves.png", category="3. Training", caption="../report/curves.rst"),
+        curves=report(
+            "results/model/training_curves.png",
+            category="3. Training",
+            caption="../report/curves.rst",
+        ),
+    log:
+        "results/logs/summarize.log",
+    conda:
+        "../../envs/featurize.yaml"
     params:
         genres=config["genres"],
         seeds=SEEDS,
         splits=SPLITS_USED,
         recipe=config["train"]["recipe"],
-    log:
-        "results/logs/summarize.log",
-    conda:
-        "../../envs/featurize.yaml"
     script:
         "../scripts/summarize.py"

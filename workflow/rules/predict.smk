@@ -2,43 +2,8 @@
 # results/predict/<predict.name>.csv (file, top genre, one probability per genre) with the
 # trained model. Files get safe ids for internal paths (any user file name works); only missing
 # or outdated spectrograms and probabilities are planned (see genreflow.predict), so files added
-# to the folder later cost exactly their own work.
-from genreflow.predict import (
-    DEFAULT_CLASSIFY_BATCH_SIZE,
-    file_stamp,
-    is_declarable,
-    make_predict_plan,
-)
-
-PREDICT_DIR = config["predict"]["audio_dir"]
-PREDICT_NAME = config["predict"]["name"]
-PREDICT_CSV = f"results/predict/{PREDICT_NAME}.csv"
-PREDICT_MODEL = "results/model/model.keras"
-PREDICT_LOGS = f"results/logs/predict/{PREDICT_NAME}"
-PREDICT = (
-    make_predict_plan(
-        PREDICT_DIR,
-        PREDICT_NAME,
-        SPECTROGRAM.signature(),
-        PREDICT_MODEL,
-        config["featurize"]["batch_size"],
-        config["predict"].get("batch_size", DEFAULT_CLASSIFY_BATCH_SIZE),
-    )
-    if PREDICT_DIR and os.path.isdir(PREDICT_DIR)
-    else None
-)
-
-
-def predict_target(wildcards):
-    # raised only when the predict target is asked for, so a wrong folder never blocks training
-    if not PREDICT_DIR:
-        raise WorkflowError(
-            "predict.audio_dir is not set: name the folder to classify, e.g. "
-            "snakemake predict --config 'predict={audio_dir: my_music}'"
-        )
-    if PREDICT is None:
-        raise WorkflowError(f"predict.audio_dir: '{PREDICT_DIR}' is not a folder")
-    return PREDICT_CSV
+# to the folder later cost exactly their own work. The plan is made in common.smk.
+from genreflow.predict import file_stamp, is_declarable
 
 
 rule predict:

@@ -6,17 +6,21 @@ rule split:
         spectrograms(),
     output:
         manifest="results/split/manifest.csv",
-        summary=report("results/split/summary.tsv", category="4. Data", caption="../report/split.rst"),
+        summary=report(
+            "results/split/summary.tsv",
+            category="4. Data",
+            caption="../report/split.rst",
+        ),
         train=directory("results/split/train"),
         val=directory("results/split/val"),
         test=directory("results/split/test"),
-    params:
-        tracks=[t.__dict__ for t in PLAN.tracks] if PLAN else [],
-        genres=config["genres"],
-        split=config["split"],
     log:
         "results/logs/split.log",
     conda:
         "../../envs/featurize.yaml"
+    params:
+        tracks=[t.__dict__ for t in PLAN.tracks] if PLAN else [],
+        genres=config["genres"],
+        split=config["split"],
     script:
         "../scripts/split.py"

@@ -11,19 +11,19 @@ rule train:
         model="results/model/seed_{seed}/model.keras",
         history="results/model/seed_{seed}/history.csv",
         curves="results/model/seed_{seed}/training_curves.png",
-    params:
-        genres=config["genres"],
-        train=config["train"],
-        spectrogram=config["spectrogram"],
-        backup_dir="results/model/.backup/seed_{seed}",
+    log:
+        "results/logs/train/seed_{seed}.log",
+    conda:
+        "../../envs/train.yaml"
     threads: 8
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=240,
-    log:
-        "results/logs/train/seed_{seed}.log",
-    conda:
-        "../../envs/train.yaml"
+    params:
+        genres=config["genres"],
+        train=config["train"],
+        spectrogram=config["spectrogram"],
+        backup_dir="results/model/.backup/seed_{seed}",
     script:
         "../scripts/train.py"
