@@ -5,16 +5,13 @@ import time
 from pathlib import Path
 
 from genreflow.predict import read_predictions_csv
+from genreflow.summary import one_line_summary
 from snakemake.logging import logger
 
 RUN_STARTED = time.time()
 
 
 def end_of_run_lines(started: float) -> list[str]:
-    # imported here: genreflow.summary pulls in TensorFlow (via genreflow.evaluation), which
-    # every parse, including each cluster job's, would otherwise pay for
-    from genreflow.summary import one_line_summary
-
     lines = []
     try:
         lines.append(
