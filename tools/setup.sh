@@ -13,7 +13,7 @@ python=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet pip==25.3   # the pip of envs/*.yaml (tests/test_envs.py compares)
 .venv/bin/python -m pip install --quiet -r "$requirements"
 
 if [[ "${1:-}" == "--dev" && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
