@@ -1,6 +1,10 @@
+import os
 import sys
 from pathlib import Path
 
+# one BLAS thread per job (set before numpy loads): jobs already run in parallel, and BLAS
+# threads on top halve featurisation throughput
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
 from genreflow.featurize import SpectrogramParams, featurize_many
