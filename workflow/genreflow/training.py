@@ -160,7 +160,8 @@ def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None 
     history: an interruption between the two loses a history line, never duplicates one."""
     history_csv = backup_dir / "history.csv"
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup_dir / "checkpoint")),
+        # double checkpoint: a kill in the middle of a save leaves the previous one usable
+        keras.callbacks.BackupAndRestore(str(backup_dir / "checkpoint"), double_checkpoint=True),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
         EpochLog(),
     ]
@@ -227,6 +228,7 @@ def fit(
     if best.exists():
         model.load_weights(str(best))
     save_atomic(model, model_path)
-    shutil.copyfile(backup_dir / "history.csv", history_path)
+    with atomic_path(history_path) as tmp:
+        shutil.copyfile(backup_dir / "history.csv", tmp)
     shutil.rmtree(backup_dir, ignore_errors=True)
     return model
