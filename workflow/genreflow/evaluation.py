@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import os
 
 import numpy as np
 
 from . import data
-from .atomic import atomic_path
 from .featurize import SpectrogramParams
 from .metrics import score, track_probabilities
 from .recipe import TrainSettings
+from .tables import write_track_predictions
 
 
 def track_windows(png_path: str, settings: TrainSettings, spec: SpectrogramParams) -> np.ndarray:
@@ -57,9 +56,7 @@ def evaluate_split(model, rows, genres, settings, spec) -> tuple[dict, np.ndarra
 
 
 def write_predictions(path: str | os.PathLike, rows, probabilities: np.ndarray, genres: list[str]) -> None:
-    """file, true genre, predicted genre, one probability column per genre."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in genres]])
-        for row, probs in zip(rows, probabilities):
-            writer.writerow([row["spectrogram"], row["track"], row["genre"], genres[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
+    """One row per manifest row: its spectrogram, track, true and predicted genre, probabilities."""
+    write_track_predictions(
+        path, [r["spectrogram"] for r in rows], [r["track"] for r in rows], [r["genre"] for r in rows], probabilities, genres
+    )

@@ -13,6 +13,7 @@ from .atomic import atomic_path
 from .plots import plot_confusion
 from .metrics import mean_std, score
 from .qc import write_tsv_atomic
+from .tables import write_track_predictions
 
 SCALARS = ("loss", "window_accuracy", "track_accuracy", "macro_f1")
 
@@ -38,21 +39,16 @@ def ensemble_split(prediction_files: list[str], genres: list[str]) -> tuple[list
     return rows, probabilities, scores
 
 
-def write_ensemble_predictions(path: str, rows: list[dict[str, str]], probabilities: np.ndarray, genres: list[str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in genres]])
-        for row, probs in zip(rows, probabilities):
-            writer.writerow([row["file"], row["track"], row["true_genre"], genres[int(np.argmax(probs))], *[f"{p:.6f}" for p in probs]])
-
-
 def summarize(seed_metrics, seed_predictions, seeds, splits, genres, recipe, primary, outputs) -> str:
     per_seed = {seed: json.loads(Path(p).read_text())["splits"] for seed, p in zip(seeds, seed_metrics)}
     report: dict = {"recipe": recipe, "seeds": list(seeds), "splits": {}}
     for split_index, split in enumerate(splits):
         files = [seed_predictions[i * len(splits) + split_index] for i in range(len(seeds))]
         rows, probabilities, ensemble = ensemble_split(files, genres)
-        write_ensemble_predictions(outputs["predictions"][split_index] if isinstance(outputs["predictions"], list) else outputs["predictions"], rows, probabilities, genres)
+        target = outputs["predictions"][split_index] if isinstance(outputs["predictions"], list) else outputs["predictions"]
+        write_track_predictions(
+            target, [r["file"] for r in rows], [r["track"] for r in rows], [r["true_genre"] for r in rows], probabilities, genres
+        )
         seeds_here = {seed: m[split] for seed, m in per_seed.items() if split in m}
         report["splits"][split] = {
             "ensemble": ensemble,
