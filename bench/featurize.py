@@ -58,7 +58,7 @@ def main() -> None:
         sub = args.work / "audio_sub"
         subset = synthetic_gtzan(sub, n)
         wall, rss = workflow(sub, args.work / "wf1", subset, batch_size=1)
-        rows.append([f"workflow, one job per file (batch_size 1)", n, f"{wall:.1f}", f"{wall / n * 1000:.1f}", f"{wall / n / base:.2f}", f"{rss:.0f}"])
+        rows.append(["workflow, one job per file (batch_size 1)", n, f"{wall:.1f}", f"{wall / n * 1000:.1f}", f"{wall / n / base:.2f}", f"{rss:.0f}"])
     print(f"Featurisation of synthetic 30-s clips on {machine()}\n")
     print(table(["method", "files", "wall s", "ms/file", "x loop", "peak RSS MiB"], rows))
     wf_ratio = results["workflow"][0] / results["loop"][0]

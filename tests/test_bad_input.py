@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import yaml
 
 from conftest import numbers_in, REPO, run_snakemake, tone, write_audio

@@ -1,4 +1,3 @@
-import random
 from collections import Counter
 from pathlib import Path
 

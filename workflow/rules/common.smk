@@ -48,12 +48,7 @@ def final_outputs():
 
 
 # --- classifying new audio (the predict target) ---
-from genreflow.predict import (
-    DEFAULT_CLASSIFY_BATCH_SIZE,
-    file_stamp,
-    is_declarable,
-    make_predict_plan,
-)
+from genreflow.predict import make_predict_plan
 
 PREDICT_DIR = config["predict"]["audio_dir"]
 PREDICT_NAME = config["predict"]["name"]
@@ -67,7 +62,7 @@ PREDICT = (
         SPECTROGRAM.signature(),
         PREDICT_MODEL,
         config["featurize"]["batch_size"],
-        config["predict"].get("batch_size", DEFAULT_CLASSIFY_BATCH_SIZE),
+        config["predict"]["batch_size"],
     )
     if PREDICT_DIR and os.path.isdir(PREDICT_DIR)
     else None
