@@ -26,7 +26,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/predict.smk"
-include: "workflow/rules/onsuccess.smk"
+include: "workflow/rules/hooks.smk"
 
 
 rule all:

@@ -60,9 +60,9 @@ def test_the_base_config_is_valid(dataset):
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        pytest.param({"featurise": {"batch_size": 1}}, ["'featurise' was unexpected"], id="unknown-top-level-key"),
+        pytest.param({"featurise": {"block_size": 1}}, ["'featurise' was unexpected"], id="unknown-top-level-key"),
         pytest.param({"train": {"epoch": 3}}, ["'epoch' was unexpected"], id="unknown-nested-key"),
-        pytest.param({"featurize": {"batch_size": "ten"}}, ["'ten' is not of type 'integer'", "['batch_size']"], id="wrong-type"),
+        pytest.param({"featurize": {"block_size": "ten"}}, ["'ten' is not of type 'integer'", "['block_size']"], id="wrong-type"),
         pytest.param({"genres": "blues"}, ["is not of type 'array'", "['genres']"], id="wrong-type-genres"),
     ],
 )

@@ -539,57 +539,87 @@ def test_find_genre_root_prefers_shallowest(tmp_path):
 # Snakemake script entry
 # --------------------------------------------------------------------------
 
-SCRIPT = WORKFLOW_DIR / "scripts" / "download_dataset.py"
+TINY_TRAINING = {
+    "epochs": 2, "batch_size": 8, "filters": [4, 8], "window_s": 1.0, "eval_hop_s": 1.0,
+    "windows_per_track": 2, "patience": 5, "min_steps_per_epoch": 1,
+}
 
 
-def _snakemake_exe() -> str:
-    beside = Path(sys.executable).parent / "snakemake"
-    found = str(beside) if beside.exists() else shutil.which("snakemake")
-    if not found:
-        pytest.skip("snakemake executable not found")
-    return found
+def _workflow_config(workdir: Path, url: str = "", sha256: str = "", **download) -> Path:
+    import yaml
+
+    cfg = workdir / "config.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "audio_dir": "data", "genres": list(GENRES), "spectrogram": {"duration_s": 4.0},
+        "split": {"method": "ratio", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}}, "train": TINY_TRAINING,
+        "download": {"url": url, "sha256": sha256, **download},
+    }))
+    return cfg
 
 
-def _run_snakefile(workdir: Path, url: str, sha256: str) -> subprocess.CompletedProcess:
-    (workdir / "Snakefile").write_text(f"""
-rule fetch_dataset:
-    output: directory("data/genres")
-    params:
-        url={url!r},
-        sha256={sha256!r},
-        timeout_s=10,
-    log: "logs/fetch_dataset.log"
-    script: {str(SCRIPT)!r}
-""")
-    env = {
-        **os.environ,
-        "no_proxy": "127.0.0.1,localhost",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    return subprocess.run(
-        [_snakemake_exe(), "--cores", "1", "--snakefile", "Snakefile"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_snakemake_script_entry(served, clips, tmp_path):
-    srv, base, _ = served
-    archive = _tar_gz(clips, srv / "genres.tar.gz")
+@pytest.fixture(scope="module")
+def gtzan_like(tmp_path_factory) -> Path:
+    """Four 4-s clips of each genre in GTZAN's original format (.au), as the archive holds them."""
+    from conftest import make_dataset
+
+    root = tmp_path_factory.mktemp("gtzan_like")
+    make_dataset(root, list(GENRES), 4, seconds=4.0, ext="au")
+    return root
+
+
+def test_one_run_downloads_verifies_unpacks_and_trains(served, gtzan_like, tmp_path):
+    from conftest import run_snakemake
+
+    srv, base, requests = served
+    archive = _tar_gz(gtzan_like, srv / "genres.tar.gz")
     work = tmp_path / "wf"
     work.mkdir()
+    cfg = _workflow_config(work, f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}", tracks_per_genre=4, extension="au")
+    proc = run_snakemake(work, "--cores", "2", "--configfile", str(cfg), timeout=600)
+    out = proc.stdout + proc.stderr
+    assert requests == ["/genres.tar.gz"]
+    assert _snapshot(work / "data") == _snapshot(gtzan_like), "the unpacked folder is the archive's genre root"
+    assert (work / "results/metrics/metrics.json").is_file(), "trained in the same run"
+    assert "genreflow: default recipe" in out
+    assert not [p for p in work.iterdir() if p.name.startswith(".data")], "no staging folder left"
+    # the next run finds the tracks in audio_dir and neither downloads nor plans anything
+    again = run_snakemake(work, "-n", "--cores", "2", "--configfile", str(cfg), timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr and requests == ["/genres.tar.gz"]
 
-    ok = _run_snakefile(work, f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}")
-    assert ok.returncode == 0, ok.stderr[-3000:]
-    assert (work / "data" / "genres" / "rock" / "rock.00000.au").is_file()
-    assert _leftovers(work / "data", {"genres"}) == []
-    assert "dataset ready" in (work / "logs" / "fetch_dataset.log").read_text()
 
-    shutil.rmtree(work / "data")
-    bad = _run_snakefile(work, f"{base}/genres.tar.gz", "0" * 64)
-    assert bad.returncode != 0
-    assert "checksum mismatch" in (work / "logs" / "fetch_dataset.log").read_text()
-    assert not (work / "data" / "genres").exists()
+def test_a_wrong_checksum_stops_before_anything_is_unpacked(served, gtzan_like, tmp_path):
+    from conftest import run_snakemake
+
+    srv, base, _ = served
+    _tar_gz(gtzan_like, srv / "genres.tar.gz")
+    work = tmp_path / "wf"
+    work.mkdir()
+    cfg = _workflow_config(work, f"{base}/genres.tar.gz", "0" * 64, tracks_per_genre=4)
+    proc = run_snakemake(work, "--cores", "2", "--configfile", str(cfg), check=False, timeout=300)
+    assert proc.returncode != 0
+    assert "checksum mismatch" in (work / "results/logs/download_archive.log").read_text()
+    assert not list((work / "results").rglob("genres.tar.gz")), "an unverified archive is never kept"
+    assert not _snapshot(work / "data") if (work / "data").exists() else True
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["no-download-configured", "download-configured"])
+@pytest.mark.parametrize("command", [["download", "-f"], ["--delete-all-output"]], ids=["download-f", "delete-all-output"])
+def test_an_existing_audio_folder_is_never_deleted(served, gtzan_like, tmp_path, configured, command):
+    from conftest import run_snakemake
+
+    srv, base, requests = served
+    archive = _tar_gz(gtzan_like, srv / "genres.tar.gz")
+    work = tmp_path / "wf"
+    shutil.copytree(gtzan_like, work / "data")
+    before = _snapshot(work / "data")
+    url, sha = (f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}") if configured else ("", "")
+    cfg = _workflow_config(work, url, sha, tracks_per_genre=4)
+    proc = run_snakemake(work, *command, "--cores", "1", "--configfile", str(cfg), check=False, timeout=300)
+    assert _snapshot(work / "data") == before, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert requests == [], "nothing is downloaded for a folder that holds the tracks"
+    if command[0] == "download" and not configured:
+        assert proc.returncode != 0 and "download.url is not set" in proc.stdout + proc.stderr

@@ -2,8 +2,9 @@
 track keeps its spectrogram and its split, removed audio leaves the split and the model, and only
 spectrogram parameters rebuild spectrograms.
 
-One module-scoped history shared by the tests: a full run, then clips added and one removed,
-then a second full run. Parameter changes are checked with dry runs on top of it.
+One module-scoped history shared by the tests: a full run, then clips added (with new track
+numbers, so they form new featurisation blocks) and one removed, then a second full run.
+Parameter changes are checked with dry runs on top of it.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def output(proc) -> str:
 
 
 def spectrogram_jobs(jobs: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {name: outs for name, outs in jobs.items() if name.startswith("spectrograms_")}
+    """Featurisation jobs -> the PNGs they declare."""
+    pngs = lambda outs: [o.removesuffix(" (update)") for o in outs if o.removesuffix(" (update)").endswith(".png")]
+    return {name: pngs(outs) for name, outs in jobs.items() if name.startswith("spectrograms_")}
 
 
 @dataclass
@@ -100,8 +103,7 @@ class History:
     added: list[str]
     removed: str
     short: list[str]  # clips shorter than one training window
-    dry_one_per_file: str  # dry run after adding, with featurize.batch_size 1
-    dry_default: str  # dry run after adding, default batch size
+    dry_default: str  # dry run after adding
     second_run: str
     model_first: os.stat_result
 
@@ -133,16 +135,13 @@ def history(tmp_path_factory) -> History:
         add_clip(audio, "jazz", numbers_in("jazz", "test", 1, start=100)[0]),
         add_clip(audio, "rock", numbers_in("rock", "val", 1, start=100)[0]),
     ]
-    one = root / "one_per_job.yaml"
-    one.write_text("featurize: {batch_size: 1}\n")
-    dry_one = run_snakemake(root, "-n", "--cores", "2", "--configfile", str(cfg), str(one), timeout=120)
     dry_default = run_snakemake(root, "-n", "--cores", "2", "--configfile", str(cfg), timeout=120)
     shutil.rmtree(root / "results/logs/spectrograms")  # so the logs left are the second run's
     second_run = run_snakemake(root, "--cores", "2", "--configfile", str(cfg), timeout=600)
     return History(
         root, first, png_stats(root), manifest_first,
         {r["track"]: r["split"] for r in read_csv(root / "results/split/manifest.csv")},
-        added, removed, short, output(dry_one), output(dry_default), output(second_run), model_first,
+        added, removed, short, output(dry_default), output(second_run), model_first,
     )
 
 
@@ -154,18 +153,14 @@ def test_a_rerun_does_nothing(history):
 
 
 @slow
-def test_batch_size_one_plans_one_job_per_new_file(history):
-    jobs = spectrogram_jobs(planned_jobs(history.dry_one_per_file))
-    expected = {f"spectrograms_{t.replace('.', '_')}": [f"results/spectrograms/{t.split('.')[0]}/{t}.png"] for t in history.added}
-    assert jobs == expected
-
-
-@slow
-def test_default_batch_size_plans_only_the_new_files_then_split_train_evaluate(history):
+def test_new_track_numbers_plan_only_their_own_block_then_split_train_evaluate(history):
     jobs = planned_jobs(history.dry_default)
-    featurised = sorted(out for outs in spectrogram_jobs(jobs).values() for out in outs)
+    new_blocks = {n: outs for n, outs in spectrogram_jobs(jobs).items() if n != "spectrograms_00000"}
+    featurised = sorted(out for outs in new_blocks.values() for out in outs)
     assert featurised == sorted(f"results/spectrograms/{t.split('.')[0]}/{t}.png" for t in history.added)
-    assert len(spectrogram_jobs(jobs)) == 1, "three new files fit one batch of the default size"
+    assert set(new_blocks) == {"spectrograms_00100"}, "tracks 00100-00149 of every genre share a job"
+    # the block that lost a track runs again (its input set changed) but rewrites nothing
+    assert "spectrograms_00000" in spectrogram_jobs(jobs)
     for rule in ("qc", "split", "train", "evaluate", "summarize"):
         assert rule in jobs, f"{rule} should run again after audio was added"
 
@@ -174,8 +169,9 @@ def test_default_batch_size_plans_only_the_new_files_then_split_train_evaluate(h
 def test_only_the_new_files_were_featurised(history):
     new = {f"results/spectrograms/{t.split('.')[0]}/{t}.png" for t in history.added}
     assert set(history.second) == set(history.first) | new
-    unchanged = {png: history.second[png] for png in history.first}
-    assert unchanged == history.first, "an existing spectrogram was rewritten"
+    # same inode: never rewritten (Snakemake touches the outputs of the block that lost a track)
+    unchanged = {png: history.second[png][0] for png in history.first}
+    assert unchanged == {png: stat[0] for png, stat in history.first.items()}, "an existing spectrogram was rewritten"
     logs = sorted((history.root / "results/logs/spectrograms").glob("*.log"))
     lines = [line for log in logs for line in log.read_text().splitlines() if "featurised " in line]
     assert len(lines) == len(history.added)
@@ -232,28 +228,30 @@ def test_spectrogram_parameter_change_rebuilds_every_spectrogram(history):
 @slow
 def test_training_parameter_change_does_not_touch_spectrograms(history):
     change = history.root / "epochs.yaml"
-    change.write_text("train: {epochs: 3}\nfeaturize: {batch_size: 7}\n")
+    change.write_text("train: {epochs: 3}\n")
     proc = run_snakemake(history.root, "-n", "--cores", "2", "--configfile", str(history.root / "config.yaml"), str(change), timeout=120)
     jobs = planned_jobs(output(proc))
     assert spectrogram_jobs(jobs) == {}
     assert {"train", "evaluate", "summarize"} <= set(jobs) and "split" not in jobs
 
 
-@pytest.mark.parametrize("change", ["newer", "older_but_different_size"])
+@pytest.mark.parametrize("change", ["newer", "older_same_size"])
 def test_a_replaced_clip_counts_as_stale(tmp_path, change):
-    """A clip replaced in place is featurised again, even when copied with an old mtime (cp -p)."""
-    from genreflow.featurize import SpectrogramParams, featurize_file, is_up_to_date
+    """A clip replaced in place is featurised again, even when copied with an old mtime and the
+    same size (cp -p): the inode change time in its stamp moves."""
+    from genreflow.blocks import Item
+    from genreflow.featurize import SpectrogramParams, current_record, featurize_file
 
     params = SpectrogramParams(duration_s=1.0)
     audio, png = tmp_path / "blues.00000.wav", tmp_path / "blues.00000.png"
+    item = Item("blues.00000", str(audio), str(png), "blues", "blues.00000")
     write_audio(audio, synthesize(0, 0, 1.0, 22050, 1))
-    featurize_file(str(audio), str(png), params)
-    assert is_up_to_date(str(png), str(audio), params.signature())
-    assert not is_up_to_date(str(png), str(audio), SpectrogramParams(duration_s=1.0, n_mels=64).signature())
-    old = png.stat().st_mtime_ns
-    write_audio(audio, synthesize(0, 1, 1.0 if change == "newer" else 0.9, 22050, 1))
-    if change == "newer":
-        os.utime(audio, ns=(old + 10**9, old + 10**9))
-    else:
-        os.utime(audio, ns=(old - 10**9, old - 10**9))
-    assert not is_up_to_date(str(png), str(audio), params.signature())
+    featurize_file(item, params)
+    assert current_record(item, params)[0] is not None
+    assert current_record(item, SpectrogramParams(duration_s=1.0, n_mels=64)) == (None, "made with other spectrogram settings")
+    old = audio.stat()
+    write_audio(audio, synthesize(0, 1, 1.0, 22050, 1))  # another clip, same length: same size
+    assert audio.stat().st_size == old.st_size
+    shift = 10**9 if change == "newer" else -(10**9)
+    os.utime(audio, ns=(old.st_mtime_ns + shift, old.st_mtime_ns + shift))
+    assert current_record(item, params) == (None, "made from another version of the audio file")

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_snakemake, tone, write_audio
-from genreflow.featurize import SpectrogramParams, featurize_file
+from genreflow.blocks import is_declarable, write_index
 from genreflow.predict import (
+    classify_block,
     discover,
-    is_current,
-    is_declarable,
     make_predict_plan,
+    predictions_table,
     read_predictions_csv,
     safe_id,
     write_predictions_csv,
-    write_probabilities,
 )
+from genreflow.recipe import TrainSettings
 
 TINY = str(REPO / "config/presets/tiny.yaml")
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
@@ -84,78 +84,85 @@ def test_names_that_are_not_utf8_are_reported_not_crashed_on(tmp_path):
     assert [(s.relpath, s.reason) for s in skipped] == [("caf\\xe9.wav", "file name is not valid UTF-8 (rename the file)")]
 
 
-def small_params() -> SpectrogramParams:
-    return SpectrogramParams(sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=128, n_mels=16, fmax=4000.0)
-
-
-def test_plan_schedules_only_what_is_missing_or_outdated(tmp_path, monkeypatch):
+def test_plan_makes_every_audio_file_a_member_and_names_what_is_not_audio(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "music"
     for i, rel in enumerate(["one.wav", "two.wav", "sub/three.flac"]):
         write_audio(folder / rel, tone(1.0, rate=8000, freq=300 + 100 * i), rate=8000, fmt="FLAC" if rel.endswith("flac") else None)
     (folder / "readme.txt").write_text("not audio")
     (folder / "empty.wav").write_bytes(b"")
-    params, model = small_params(), tmp_path / "model.keras"
+    (folder / "noise.wav").write_bytes(np.random.default_rng(0).bytes(3000))
 
-    plan = make_predict_plan(str(folder), "mine", params.signature(), str(model), featurize_batch=2, classify_batch=10)
-    assert [f.relpath for f in plan.files] == ["one.wav", "two.wav", "sub/three.flac"]
+    plan = make_predict_plan(str(folder), "mine", hash_blocks=4)
+    members = {item.name: item for b in plan.blocks.values() for item in b.members}
+    assert set(members) == {"one.wav", "two.wav", "sub/three.flac"}
+    assert all(m.png == f"results/predict/mine/spectrograms/{m.key}.png" for m in members.values())
+    assert all(name.startswith("h") and len(name) == 3 for name in plan.blocks), "hash blocks: no track numbers here"
     reasons = {r.relpath: r.reason for r in plan.rejected}
-    assert set(reasons) == {"empty.wav", "readme.txt"}
-    assert reasons["empty.wav"] == "empty file (0 bytes)" and reasons["readme.txt"].startswith("not a readable audio file")
-    assert sorted(f.relpath for b in plan.featurize.values() for f in b) == sorted(f.relpath for f in plan.files)
-    assert sum(map(len, plan.classify.values())) == 3 and len(plan.classify) == 1
-    assert all(p.startswith("results/predict/mine/spectrograms/") for p in map(plan.png, plan.files))
-
-    # everything made, model older than the probabilities: nothing left to do
-    model.write_bytes(b"model")
-    for f in plan.files:
-        featurize_file(f.audio, plan.png(f), params)
-        write_probabilities(plan.probabilities(f), f.relpath, ["a", "b"], [0.5, 0.5], "sha", 1)
-    again = make_predict_plan(str(folder), "mine", params.signature(), str(model), 2, 10)
-    assert again.files == plan.files and again.featurize == {} and again.classify == {}
-
-    # a new model: probabilities again, spectrograms not
-    os.utime(model, (os.stat(model).st_atime, os.stat(model).st_mtime + 10))
-    after_training = make_predict_plan(str(folder), "mine", params.signature(), str(model), 2, 10)
-    assert after_training.featurize == {} and sum(map(len, after_training.classify.values())) == 3
-
-    # other spectrogram parameters: everything again
-    other = SpectrogramParams(sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=64, n_mels=16, fmax=4000.0)
-    assert sum(map(len, make_predict_plan(str(folder), "mine", other.signature(), str(model), 2, 10).featurize.values())) == 3
+    assert reasons["empty.wav"] == "empty file (0 bytes)" and reasons["readme.txt"] == "not audio: text file"
+    assert reasons["noise.wav"].startswith("not a readable audio file")  # libsndfile's header check
+    # the same files, the same blocks: a cluster job re-parsing the workflow finds the same rules
+    again = make_predict_plan(str(folder), "mine", hash_blocks=4)
+    assert {n: [m.key for m in b.members] for n, b in again.blocks.items()} == {n: [m.key for m in b.members] for n, b in plan.blocks.items()}
 
 
-def test_a_recorded_decode_failure_is_reported_until_the_file_changes(tmp_path, monkeypatch):
+def test_a_rejection_recorded_by_a_job_holds_until_the_file_changes(tmp_path, monkeypatch):
+    from genreflow.blocks import audio_stamp
+
     monkeypatch.chdir(tmp_path)
     audio = write_audio(tmp_path / "music" / "broken.wav", tone(1.0, rate=8000), rate=8000)
-    params = small_params()
-    plan = make_predict_plan(str(tmp_path / "music"), "x", params.signature(), "model.keras", 10)
-    record = Path(plan.failure(plan.files[0]))
-    record.parent.mkdir(parents=True)
-    record.write_text("cannot decode audio (truncated)\n")
-    plan = make_predict_plan(str(tmp_path / "music"), "x", params.signature(), "model.keras", 10)
-    assert plan.files == [] and [(r.relpath, r.reason) for r in plan.rejected] == [("broken.wav", "cannot decode audio (truncated)")]
-    os.utime(audio, (os.stat(record).st_atime, os.stat(record).st_mtime + 5))
-    assert [f.relpath for f in make_predict_plan(str(tmp_path / "music"), "x", params.signature(), "model.keras", 10).files] == ["broken.wav"]
+    plan = make_predict_plan(str(tmp_path / "music"), "x", 4)
+    (block,) = plan.blocks.values()
+    (item,) = block.members
+    record = {**item.__dict__, "status": "rejected", "reason": "cannot decode audio (truncated)", "audio_stamp": audio_stamp(audio)}
+    write_index(block.index, [record])
+    plan = make_predict_plan(str(tmp_path / "music"), "x", 4)
+    assert [(r.relpath, r.reason) for r in plan.rejected] == [("broken.wav", "cannot decode audio (truncated)")]
+    os.utime(audio, ns=(audio.stat().st_atime_ns, audio.stat().st_mtime_ns + 5 * 10**9))  # replaced (or touched)
+    assert [m.name for b in make_predict_plan(str(tmp_path / "music"), "x", 4).blocks.values() for m in b.members] == ["broken.wav"]
 
 
 def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
+    from genreflow.blocks import write_table
+    import pandas as pd
+
     names = ['a, "b".wav', "line\nbreak.wav", "日本.mp3"]
-    rows = [(n, {"blues": 0.2, "rock": 0.8 - i / 10, "pop": i / 10}) for i, n in enumerate(names)]
-    assert write_predictions_csv(str(tmp_path / "p.csv"), rows, ["blues", "rock", "pop"]) == 3
+    table = pd.DataFrame({"key": ["k0", "k1", "k2"], "file": names, "p_blues": ["0.2"] * 3, "p_rock": ["0.8", "0.7", "0.6"], "p_pop": ["0.0", "0.1", "0.2"]})
+    write_table(tmp_path / "block.tsv", table)
+    csv_table = predictions_table([str(tmp_path / "block.tsv")], ["k2", "k0", "k1"], ["blues", "rock", "pop"])
+    write_predictions_csv(tmp_path / "p.csv", csv_table)
     back = read_predictions_csv(tmp_path / "p.csv")
-    assert [r["file"] for r in back] == names
+    assert [r["file"] for r in back] == [names[2], names[0], names[1]], "folder order, whatever the block"
     assert [r["top_genre"] for r in back] == ["rock", "rock", "rock"]
     assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop"]
 
 
-def test_probabilities_from_another_model_or_genre_list_are_not_current(tmp_path):
-    write_probabilities(str(tmp_path / "p.json"), "x.wav", ["a", "b"], [0.25, 0.75], "abc", 3)
-    from genreflow.predict import read_probabilities
+def test_classification_reuses_rows_of_the_same_spectrogram_and_model(tmp_path, monkeypatch):
+    """Only new files, changed spectrograms and a new model cost a prediction."""
+    import genreflow.predict as predict
 
-    record = read_probabilities(str(tmp_path / "p.json"))
-    assert is_current(record, ["a", "b"], "abc")
-    assert not is_current(record, ["a", "b"], "other model")
-    assert not is_current(record, ["b", "a"], "abc")
+    calls = []
+
+    def fake(model_path, pngs, genres, settings, spec):
+        calls.append(list(pngs))
+        return [np.full((2, len(genres)), 1 / len(genres)) for _ in pngs]
+
+    monkeypatch.setattr(predict, "_window_probabilities", fake)
+    model, index, table = tmp_path / "model.keras", tmp_path / "index.tsv", tmp_path / "probs.tsv"
+    model.write_bytes(b"model one")
+    rows = [{"key": f"k{i}", "name": f"f{i}.wav", "png": f"p{i}.png", "status": "ok", "png_sha256": f"sha{i}"} for i in range(3)]
+    write_index(index, rows)
+    args = (str(model), str(index), str(table), ["a", "b"], TrainSettings(), None)
+    assert classify_block(*args, forced=lambda p: False) == 3
+    assert classify_block(*args, forced=lambda p: False) == 0
+    write_index(index, rows + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}])
+    assert classify_block(*args, forced=lambda p: False) == 1 and calls[-1] == ["p3.png"]
+    rows[0]["png_sha256"] = "changed"
+    write_index(index, rows + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}])
+    assert classify_block(*args, forced=lambda p: False) == 1 and calls[-1] == ["p0.png"]
+    model.write_bytes(b"model two")
+    assert classify_block(*args, forced=lambda p: False) == 4
+    assert classify_block(*args, forced=lambda p: p == str(table)) == 4, "a forced job classifies everything"
 
 
 # --- the workflow, on top of the tiny demo run -----------------------------------------------
@@ -201,7 +208,7 @@ def predicted(tiny_demo_run, tmp_path_factory):
     made = fill_folder(folder, sources_from_test_split(tiny_demo_run))
     # the undecodable file fails its featurisation job once, is recorded, and is skipped after
     failed = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600, check=False)
-    assert failed.returncode != 0 and "1 file(s) could not be decoded" in failed.stdout + failed.stderr
+    assert failed.returncode != 0 and "1 audio file(s) could not be read" in failed.stdout + failed.stderr
     proc = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600)
     return tiny_demo_run, folder, made, proc
 
@@ -225,7 +232,7 @@ def test_predict_reports_what_it_skipped_and_why(predicted):
         rejected = {r["file"]: r["reason"] for r in csv.DictReader(fh, delimiter="\t")}
     assert rejected[".hidden.wav"] == "hidden file"
     assert rejected["empty.wav"] == "empty file (0 bytes)"
-    assert rejected["notes.txt"].startswith("not a readable audio file")
+    assert rejected["notes.txt"] == "not audio: text file"
     assert rejected["broken.flac"].startswith("cannot decode audio")
     assert len(rejected) == 4
 
@@ -245,19 +252,20 @@ def test_prediction_uses_the_training_spectrograms_and_window_averaging(predicte
 def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
     workdir, folder, made, _ = predicted
     pngs = sorted((workdir / "results/predict/new_audio/spectrograms").glob("*.png"))
-    jsons = sorted((workdir / "results/predict/new_audio/probabilities").glob("*.json"))
-    before = {p: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in pngs + jsons}
-    assert len(pngs) == len(jsons) == len(made)
+    before = {p: (p.stat().st_ino, p.read_bytes()) for p in pngs}
+    assert len(pngs) == len(made)
 
     shutil.copyfile(folder / "song one.wav", folder / "sub" / "new song.wav")
     dry = run_snakemake(workdir, *predict_args(folder), "--dry-run", timeout=300)
     planned = re.findall(r"^\s*(?:local)?rule (\S+):", dry.stdout + dry.stderr, flags=re.M)
-    assert sorted(planned) == ["predict", "predict_classify_00000", "predict_csv", "predict_spectrograms_00000"], planned
-    assert dry.stdout.count("new song.wav") + dry.stderr.count("new song.wav") >= 1
-    assert "song one.wav" not in re.sub(r"new song\.wav", "", dry.stdout + dry.stderr)
+    block = re.search(r"predict_spectrograms_(h\d\d)", " ".join(planned))[1]
+    assert sorted(planned) == sorted(["predict", f"predict_classify_{block}", "predict_csv", f"predict_spectrograms_{block}"]), planned
 
     run_snakemake(workdir, *predict_args(folder), timeout=600)
-    assert {p: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in before} == before
+    # no spectrogram rewritten (same inode and bytes), and only the new file classified
+    assert {p: (p.stat().st_ino, p.read_bytes()) for p in before} == before
+    log = (workdir / f"results/logs/predict/new_audio/classify_{block}.log").read_text()
+    assert "classified 1 file(s)" in log, log[-2000:]
     rows = {r["file"]: r for r in read_predictions_csv(workdir / "results/predict/new_audio.csv")}
     assert set(rows) == set(made) | {"sub/new song.wav"}
     # same audio, same model: the same probabilities as the file it was copied from

@@ -57,6 +57,7 @@ def test_blog_specgram_of_silence_does_not_crash():
 
 @requires_shared_data("gtzan-au-sample")
 def test_real_au_clips_decode_to_full_length_spectrograms(tmp_path):
+    from genreflow.blocks import Item
     from genreflow.featurize import SpectrogramParams, featurize_file
     from genreflow.pngio import read_png, read_png_text
 
@@ -65,7 +66,7 @@ def test_real_au_clips_decode_to_full_length_spectrograms(tmp_path):
     assert len(clips) == 10
     for clip in clips:
         png = tmp_path / f"{clip.stem}.png"
-        featurize_file(str(clip), str(png), params)
+        featurize_file(Item(clip.stem, str(clip), str(png)), params)
         image = read_png(png)
         assert image.shape == (128, params.n_frames) and image.dtype == np.uint8
         assert 20 < image.mean() < 235, f"{clip.name}: implausible dynamic range"

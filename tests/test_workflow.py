@@ -27,7 +27,7 @@ def test_spectrograms_have_the_configured_shape(tiny_demo_run):
 def test_manifest_and_link_tree(tiny_demo_run):
     with open(tiny_demo_run / "results/split/manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["track", "genre", "split", "spectrogram"]
+    assert list(rows[0]) == ["track", "genre", "split", "spectrogram", "sha256"]
     assert len(rows) == len({r["track"] for r in rows}) == 80
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     assert {r["genre"] for r in rows if r["split"] == "train"} == set(GENRES)

@@ -480,6 +480,63 @@ def fetch_dataset(
     return dest_dir
 
 
+def fetch_archive(url: str, sha256: str | None, dest_file: Path, timeout_s: float = 600, allow_unverified: bool = False) -> Path:
+    """Download ``url`` to ``dest_file`` and check its sha256; ``dest_file`` appears only when
+    both succeeded."""
+    dest_file = Path(dest_file)
+    _with_url(url, normalise_sha256, sha256, allow_unverified)
+    dest_file.parent.mkdir(parents=True, exist_ok=True)
+    part = dest_file.with_name(f".{dest_file.name}.unverified")
+    try:
+        log.info("downloading %s", url)
+        download(url, part, timeout_s)
+        log.info("downloaded %d bytes", part.stat().st_size)
+        _with_url(url, verify_checksum, part, sha256, allow_unverified)
+        os.replace(part, dest_file)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest_file
+
+
+def unpack_into(archive: Path, audio_dir: Path) -> list[str]:
+    """Unpack ``archive`` and move the folders of its genre root into ``audio_dir``, each with
+    one rename; returns what was moved. Folders there must be absent or empty (Snakemake makes
+    the folders of a rule's outputs before the job): nothing is merged into existing data."""
+    audio_dir = Path(audio_dir)
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    staging = audio_dir.parent / f".{audio_dir.name}.unpacked"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        unpack_archive(archive, staging)
+        entries = sorted(staging.iterdir())
+        for entry in entries:
+            target = audio_dir / entry.name
+            if target.is_dir() and any(target.iterdir()) or target.is_file():
+                raise DownloadError(f"refusing to unpack into {target}: it already holds files")
+        for entry in entries:
+            os.replace(entry, audio_dir / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [entry.name for entry in entries]
+
+
+def expected_tracks(audio_dir: str, genres: list[str], settings: dict) -> list:
+    """The tracks a GTZAN archive holds (``download.tracks_per_genre`` numbered clips of every
+    genre, named ``<genre>.NNNNN.<download.extension>``): known before it is downloaded, so that
+    the run that downloads it also featurises and trains."""
+    from .tracks import Track
+
+    return [
+        Track(genre, f"{genre}.{number:05d}", f"{audio_dir}/{genre}/{genre}.{number:05d}.{settings['extension']}")
+        for genre in genres
+        for number in range(settings["tracks_per_genre"])
+    ]
+
+
+def archive_name(url: str) -> str:
+    return _archive_name(url)
+
+
 def _archive_name(url: str) -> str:
     """Keep the URL's file name so log messages stay recognisable."""
     name = posixpath.basename(urllib.parse.urlsplit(url).path)

@@ -1,25 +1,29 @@
-"""Audio file -> spectrogram PNG, and which PNGs are still up to date."""
+"""Audio file -> spectrogram PNG, and a block job that rewrites only the PNGs that need it."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import math
 import os
 from dataclasses import asdict, dataclass
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Mapping
 
 from .audio import AudioError, decode, fit_length
-from .pngio import read_png_text, write_png_atomic
+from .blocks import OK, REJECTED, Item, audio_stamp, write_index
+from .pngio import write_png_atomic
 from .spectrogram import blog_specgram_image, log_mel, to_grayscale
+from .tracks import sniff_audio
 
 # Bump when the pixels produced for the same parameters change, so old PNGs are rebuilt.
 FORMAT_VERSION = 1
 SIGNATURE_KEY = "genreflow:params"
-SOURCE_SIZE_KEY = "genreflow:source_size"
+AUDIO_STAMP_KEY = "genreflow:audio_stamp"
+# provenance written into each PNG and copied into the block's index table
+SOURCE_FIELDS = ("source_rate", "channels", "format", "subtype", "duration_s", "notes")
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +69,77 @@ def render(samples, params: SpectrogramParams):
     return to_grayscale(db, params.db_min, params.db_max)
 
 
-def featurize_file(audio_path: str, png_path: str, params: SpectrogramParams) -> list[str]:
-    """Write the spectrogram PNG of one audio file; returns notes on what had to be adapted."""
-    samples, info = decode(audio_path, params.sample_rate, params.offset_s, params.duration_s)
+def featurize_file(item: Item, params: SpectrogramParams) -> dict[str, str]:
+    """Write the spectrogram PNG of one audio file; returns its index record."""
+    try:
+        stamp = audio_stamp(item.audio)  # before reading: a file replaced meanwhile is redone next time
+    except OSError as err:
+        raise AudioError(f"{item.audio}: cannot read file ({err.strerror})") from err
+    not_audio = sniff_audio(item.audio)  # what start-up checks too: the same reason either way
+    if not_audio:
+        raise AudioError(f"{item.audio}: {not_audio}")
+    samples, info = decode(item.audio, params.sample_rate, params.offset_s, params.duration_s)
     samples, pad_note = fit_length(samples, params.n_samples)
     notes = info.notes + ([pad_note] if pad_note else [])
-    image = render(samples, params)
-    text = {
-        SIGNATURE_KEY: params.signature(),
-        "genreflow:source": os.path.basename(audio_path),
-        SOURCE_SIZE_KEY: str(os.path.getsize(audio_path)),
-        "genreflow:source_rate": str(info.source_rate),
-        "genreflow:channels": str(info.channels),
-        "genreflow:format": info.format,
-        "genreflow:subtype": info.subtype,
-        "genreflow:duration_s": f"{info.duration_s:.3f}",
-        "genreflow:notes": "; ".join(notes),
+    source = {
+        "source_rate": str(info.source_rate),
+        "channels": str(info.channels),
+        "format": info.format,
+        "subtype": info.subtype,
+        "duration_s": f"{info.duration_s:.3f}",
+        "notes": "; ".join(notes),
     }
-    write_png_atomic(png_path, image, text)
-    return notes
+    text = {SIGNATURE_KEY: params.signature(), AUDIO_STAMP_KEY: stamp, "genreflow:source": os.path.basename(item.audio)}
+    text.update({f"genreflow:{k}": v for k, v in source.items()})
+    write_png_atomic(item.png, render(samples, params), text)
+    return record_of(item, Path(item.png).read_bytes(), stamp, source)
+
+
+def record_of(item: Item, png_bytes: bytes, stamp: str, source: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "key": item.key, "label": item.label, "name": item.name, "audio": item.audio, "png": item.png,
+        "status": OK, "reason": "", "audio_stamp": stamp, "png_bytes": str(len(png_bytes)),
+        "png_sha256": hashlib.sha256(png_bytes).hexdigest(), **source,
+    }
+
+
+def rejected_record(item: Item, reason: str) -> dict[str, str]:
+    try:
+        stamp = audio_stamp(item.audio)
+    except OSError:
+        stamp = ""
+    return {"key": item.key, "label": item.label, "name": item.name, "audio": item.audio, "png": "", "status": REJECTED, "reason": reason, "audio_stamp": stamp}
+
+
+def current_record(item: Item, params: SpectrogramParams) -> tuple[dict[str, str] | None, str]:
+    """The index record of a PNG that is complete and was made from this very audio file with
+    these settings, or None and why it must be made again."""
+    try:
+        stamp = audio_stamp(item.audio)
+        data = Path(item.png).read_bytes()
+    except FileNotFoundError:
+        return None, "missing"
+    text = png_text_if_intact(data)
+    if text is None:
+        return None, "damaged (not a complete PNG)"
+    if text.get(SIGNATURE_KEY) != params.signature():
+        return None, "made with other spectrogram settings"
+    if text.get(AUDIO_STAMP_KEY) != stamp:
+        return None, "made from another version of the audio file"
+    return record_of(item, data, stamp, {k: text.get(f"genreflow:{k}", "") for k in SOURCE_FIELDS}), ""
+
+
+def png_text_if_intact(data: bytes) -> dict[str, str] | None:
+    """Text chunks of a PNG whose every chunk is complete and passes its CRC, else None."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            text = {k: v for k, v in img.info.items() if isinstance(v, str)}
+            img.verify()
+    except Exception:  # Pillow raises many types for broken files (SyntaxError, OSError, ...)
+        return None
+    return text
 
 
 def remove_leftovers(png_path: str) -> None:
@@ -101,45 +157,37 @@ class FeaturizeFailure:
     reason: str
 
 
-def featurize_many(pairs: Iterable[tuple[str, str]], params: SpectrogramParams) -> list[FeaturizeFailure]:
-    """Featurise every (audio, png) pair; a bad file is reported and never stops the others."""
-    failures = []
-    for audio_path, png_path in pairs:
-        remove_leftovers(png_path)
-        try:
-            notes = featurize_file(audio_path, png_path, params)
-        except AudioError as err:
-            log.error("REJECTED %s", err)
-            failures.append(FeaturizeFailure(audio_path, png_path, str(err)))
-            continue
-        log.info("featurised %s -> %s%s", audio_path, png_path, f" ({'; '.join(notes)})" if notes else "")
+def featurize_block(
+    members: list[Item],
+    left_out: list[tuple[Item, str]],
+    params: SpectrogramParams,
+    forced: Callable[[str], bool],
+    index_path: str,
+) -> list[FeaturizeFailure]:
+    """Bring every member's PNG up to date and write the block's index table.
+
+    A PNG is rewritten when it is missing, damaged, made with other settings or from another
+    version of its audio file, or when ``forced`` says so; every other PNG is left as it is
+    (same inode, same bytes). A file that cannot be decoded is recorded as rejected and never
+    stops the others. ``left_out`` ((item, reason) pairs) carries the start-up's decisions into
+    the index, so that the next start-up finds them there.
+    """
+    records, failures = [], []
+    for item in members:
+        record, why = current_record(item, params)
+        if record is not None and forced(item.png):
+            record, why = None, "forced"
+        if record is None:
+            remove_leftovers(item.png)
+            try:
+                record = featurize_file(item, params)
+            except AudioError as err:
+                log.error("REJECTED %s", err)
+                failures.append(FeaturizeFailure(item.audio, item.png, str(err)))
+                records.append(rejected_record(item, str(err).removeprefix(f"{item.audio}: ")))
+                continue
+            log.info("featurised %s -> %s (%s)%s", item.audio, item.png, why, f": {record['notes']}" if record["notes"] else "")
+        records.append(record)
+    records += [rejected_record(item, reason) for item, reason in left_out]
+    write_index(index_path, records)
     return failures
-
-
-def is_up_to_date(png_path: str, audio_path: str, signature: str) -> bool:
-    """A PNG counts as done when it is newer than its audio, made with the same parameters and
-    from a file of the same size (catches a clip replaced by an older copy, e.g. ``cp -p``)."""
-    try:
-        if os.stat(png_path).st_mtime < os.stat(audio_path).st_mtime:
-            return False
-        size = os.path.getsize(audio_path)
-    except FileNotFoundError:
-        return False
-    text = read_png_text(png_path)
-    return text.get(SIGNATURE_KEY) == signature and text.get(SOURCE_SIZE_KEY, str(size)) == str(size)
-
-
-def batch_of(track_id: str, n_batches: int) -> int:
-    """Stable bucket of a track: the same in the main process and in every cluster job's re-parse."""
-    return int(hashlib.sha1(track_id.encode()).hexdigest()[:8], 16) % n_batches
-
-
-def n_batches_for(n_tracks: int, batch_size: int) -> int:
-    return max(1, math.ceil(n_tracks / max(1, batch_size)))
-
-
-def read_failure_record(path: str | os.PathLike) -> str | None:
-    try:
-        return Path(path).read_text().strip() or "failed to decode"
-    except FileNotFoundError:
-        return None

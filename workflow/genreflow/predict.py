@@ -1,8 +1,9 @@
-"""Classifying a user's folder of audio with the trained model: which files there are, which of
-them still need a spectrogram or probabilities, and the final CSV.
+"""Classifying a user's folder of audio with the trained model: the folder's files as a
+collection of featurisation blocks (the same machinery as the training data, see
+genreflow.blocks), per-block probability tables that are updated file by file, and the CSV.
 
 User files may have any name (spaces, quotes, ``$(...)``, braces, non-ASCII), so every file gets a
-safe id (slug + hash of its relative path) that names all internal files; only the CSV and the
+safe id (slug + hash of its relative path) that names its spectrogram; only the CSV and the
 rejection table show the original relative path.
 """
 
@@ -10,35 +11,31 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+import pandas as pd
 
 from .atomic import atomic_path
 from .download import sha256_of
-from .featurize import SpectrogramParams, batch_of, is_up_to_date, n_batches_for, read_failure_record
+from .blocks import OK, Block, Item, block_name, plan_blocks, read_index, read_table, write_table
+from .featurize import SpectrogramParams
 from .recipe import TrainSettings
 from .tracks import sniff_audio
 
-# Each classification job pays once for importing TensorFlow and loading the model, so it takes
-# many more files than a featurisation job.
-DEFAULT_CLASSIFY_BATCH_SIZE = 500
 SLUG_MAX = 48
 HASH_CHARS = 10
-# Snakemake reads "{name}" in a path as a wildcard, with no way to escape it; such paths cannot
-# be declared as rule inputs (broader than Snakemake's own pattern, on purpose).
-_BRACED = re.compile(r"\{[^{}]*\}")
 
 
 @dataclass(frozen=True)
 class PredictFile:
     relpath: str  # relative to the prediction folder, '/'-separated: what the CSV shows
     audio: str  # path the file is read from
-    safe_id: str  # names the file's spectrogram, probabilities and failure record
+    safe_id: str  # names the file's spectrogram
 
 
 @dataclass(frozen=True)
@@ -50,19 +47,18 @@ class Skipped:
 @dataclass
 class PredictPlan:
     root: str  # results/predict/<name>
-    files: list[PredictFile]  # classified, in CSV order
-    rejected: list[Skipped] = field(default_factory=list)
-    featurize: dict[str, list[PredictFile]] = field(default_factory=dict)  # batch -> files needing a PNG
-    classify: dict[str, list[PredictFile]] = field(default_factory=dict)  # batch -> files needing probabilities
+    files: list[PredictFile]  # every candidate, in folder order (the CSV's order)
+    blocks: dict[str, Block]
+    skipped: list[Skipped] = field(default_factory=list)  # not even candidates (hidden, unreadable names)
 
-    def png(self, f: PredictFile) -> str:
-        return f"{self.root}/spectrograms/{f.safe_id}.png"
+    def probabilities(self, block: str) -> str:
+        return f"{self.root}/probabilities/{block}.tsv"
 
-    def probabilities(self, f: PredictFile) -> str:
-        return f"{self.root}/probabilities/{f.safe_id}.json"
-
-    def failure(self, f: PredictFile) -> str:
-        return f"{self.root}/failed/{f.safe_id}.txt"
+    @property
+    def rejected(self) -> list[Skipped]:
+        """Everything not classified, and why: skipped files and audio left out at start-up."""
+        left_out = [Skipped(item.name, reason) for b in self.blocks.values() for item, reason in b.left_out]
+        return sorted(self.skipped + left_out, key=lambda s: s.relpath)
 
 
 def predict_root(name: str) -> str:
@@ -84,17 +80,6 @@ def safe_id(relpath: str) -> str:
     """Readable and unique: the slug alone can collide ('a b' vs 'a_b'), the hash cannot."""
     digest = hashlib.sha1(os.fsencode(relpath)).hexdigest()[:HASH_CHARS]
     return f"{slugify(relpath)}-{digest}"
-
-
-def is_declarable(path: str) -> bool:
-    """False for paths that Snakemake would misread as wildcard patterns."""
-    return _BRACED.search(path) is None
-
-
-def file_stamp(path: str) -> str:
-    """Size and mtime: changes whenever the file is rewritten, cheap to take for every file."""
-    st = os.stat(path)
-    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def discover(audio_dir: str) -> tuple[list[PredictFile], list[Skipped]]:
@@ -137,109 +122,68 @@ def _skip_reason(name: str, relpath: str, path: str) -> str | None:
     return None
 
 
-def earlier_failure(record: str, audio: str) -> str | None:
-    """A decode failure recorded by an earlier job, unless the audio changed since."""
-    try:
-        if os.stat(record).st_mtime < os.stat(audio).st_mtime:
-            return None
-    except FileNotFoundError:
-        return None
-    return read_failure_record(record)
-
-
-def is_newer_or_equal(path: str, *others: str) -> bool:
-    """``path`` exists and is at least as new as every existing one of ``others``."""
-    try:
-        mtime = os.stat(path).st_mtime
-    except FileNotFoundError:
-        return False
-    return all(mtime >= os.stat(o).st_mtime for o in others if os.path.exists(o))
-
-
 def make_predict_plan(
-    audio_dir: str, name: str, signature: str, model: str, featurize_batch: int, classify_batch: int = DEFAULT_CLASSIFY_BATCH_SIZE
+    audio_dir: str,
+    name: str,
+    hash_blocks: int,
+    decided: dict[str, str] | None = None,
+    sniff: Callable[[str], str | None] = sniff_audio,
 ) -> PredictPlan:
-    """What a run has to do so that every audio file in ``audio_dir`` has up-to-date probabilities.
+    """The folder's files as featurisation blocks (hashed: file names carry no track number)."""
+    root = predict_root(name)
+    files, skipped = discover(audio_dir)
+    items = [Item(f.safe_id, f.audio, f"{root}/spectrograms/{f.safe_id}.png", "", f.relpath) for f in files]
+    blocks = plan_blocks(
+        items,
+        block_of=lambda key: block_name(key, 1, hash_blocks),
+        index_of=lambda block: f"{root}/index/{block}.tsv",
+        known_bad=set(),
+        sniff=sniff,
+        decided=decided,
+    )
+    return PredictPlan(root, files, blocks, skipped)
 
-    Up-to-date outputs are never planned, so adding files costs exactly the new files' work.
-    Batches are stable hash buckets of the safe ids, so a cluster job re-parsing the workflow
-    finds the same batches.
+
+def read_probabilities(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """key -> row of a block's probability table; empty before its first run."""
+    try:
+        return {row["key"]: row for row in read_table(path).to_dict("records")}
+    except FileNotFoundError:
+        return {}
+
+
+def classify_block(
+    model_path: str, index: str, table: str, genres: Sequence[str], settings: TrainSettings, spec: SpectrogramParams,
+    forced: Callable[[str], bool],
+) -> int:
+    """Bring a block's probability table up to date; returns how many files were classified.
+
+    A file is classified again only when it is new, its spectrogram changed, the model changed,
+    or ``forced`` names the table: adding files to the folder costs exactly the new files.
     """
-    plan = PredictPlan(predict_root(name), [])
-    candidates, plan.rejected = discover(audio_dir)
-    stale_png: list[PredictFile] = []
-    stale_probs: list[PredictFile] = []
-    for f in candidates:
-        png_ok = is_up_to_date(plan.png(f), f.audio, signature)
-        if not png_ok:
-            reason = earlier_failure(plan.failure(f), f.audio) or sniff_audio(f.audio)
-            if reason:
-                plan.rejected.append(Skipped(f.relpath, reason))
-                continue
-            stale_png.append(f)
-        plan.files.append(f)
-        if not (png_ok and os.path.exists(model) and is_newer_or_equal(plan.probabilities(f), plan.png(f), model)):
-            stale_probs.append(f)
-    plan.rejected.sort(key=lambda s: s.relpath)
-    plan.featurize = _batches(stale_png, n_batches_for(len(candidates), featurize_batch))
-    plan.classify = _batches(stale_probs, n_batches_for(len(candidates), classify_batch))
-    return plan
+    model_sha256 = sha256_of(model_path)
+    columns = [f"p_{g}" for g in genres]
+    previous = {} if forced(table) else read_probabilities(table)
+    featurised = [r for r in read_index(index).values() if r["status"] == OK]
+    kept, todo = [], []
+    for record in featurised:
+        row = previous.get(record["key"])
+        if row and row["png_sha256"] == record["png_sha256"] and row["model_sha256"] == model_sha256 and all(c in row for c in columns):
+            kept.append(row)
+        else:
+            todo.append(record)
+    rows = kept + [
+        {"key": r["key"], "file": r["name"], "png_sha256": r["png_sha256"], "model_sha256": model_sha256, "windows": len(w),
+         **{c: f"{p:.6f}" for c, p in zip(columns, w.mean(axis=0))}}
+        for r, w in zip(todo, _window_probabilities(model_path, [r["png"] for r in todo], genres, settings, spec))
+    ]
+    write_table(table, pd.DataFrame(rows, columns=["key", "file", "png_sha256", "model_sha256", "windows", *columns]))
+    return len(todo)
 
 
-def _batches(files: list[PredictFile], n_batches: int) -> dict[str, list[PredictFile]]:
-    batches: dict[str, list[PredictFile]] = {}
-    for f in files:
-        batches.setdefault(f"{batch_of(f.safe_id, n_batches):05d}", []).append(f)
-    return dict(sorted(batches.items()))
-
-
-def write_probabilities(path: str, relpath: str, genres: Sequence[str], probabilities: Sequence[float], model_sha256: str, n_windows: int) -> None:
-    record = {
-        "file": relpath,
-        "model_sha256": model_sha256,
-        "windows": n_windows,
-        "probabilities": {g: float(p) for g, p in zip(genres, probabilities)},
-    }
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def read_probabilities(path: str) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def is_current(record: dict, genres: Sequence[str], model_sha256: str) -> bool:
-    """Made by this very model for these genres: the model may have been retrained in this run,
-    after the plan (which only sees mtimes at parse time) judged the record fresh."""
-    return record.get("model_sha256") == model_sha256 and list(record.get("probabilities", {})) == list(genres)
-
-
-def top_genre(probabilities: dict[str, float]) -> str:
-    return max(probabilities, key=probabilities.__getitem__)
-
-
-def write_predictions_csv(path: str, rows: Iterable[tuple[str, dict[str, float]]], genres: Sequence[str]) -> int:
-    """file, top_genre, p_<genre>...; the csv module quotes names with commas, quotes or newlines."""
-    count = 0
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "top_genre", *[f"p_{g}" for g in genres]])
-        for relpath, probabilities in rows:
-            writer.writerow([relpath, top_genre(probabilities), *[f"{probabilities[g]:.6f}" for g in genres]])
-            count += 1
-    return count
-
-
-def read_predictions_csv(path: str | os.PathLike) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def classify_files(
-    model_path: str, pngs: Sequence[str], relpaths: Sequence[str], outputs: Sequence[str], genres: Sequence[str],
-    settings: TrainSettings, spec: SpectrogramParams,
-) -> None:
-    """Write each file's genre probabilities: the mean over its windows, as in evaluation."""
+def _window_probabilities(model_path, pngs, genres, settings, spec) -> list:
+    if not pngs:
+        return []  # nothing new: no Keras import, no model load
     import keras
 
     from .evaluation import predict_tracks
@@ -248,6 +192,26 @@ def classify_files(
     n_classes = model.output_shape[-1]
     if n_classes != len(genres):
         raise ValueError(f"{model_path} predicts {n_classes} classes but the config lists {len(genres)} genres")
-    model_sha256 = sha256_of(Path(model_path))
-    for relpath, windows, out in zip(relpaths, predict_tracks(model, list(pngs), settings, spec), outputs):
-        write_probabilities(out, relpath, genres, windows.mean(axis=0), model_sha256, len(windows))
+    return predict_tracks(model, list(pngs), settings, spec)
+
+
+def predictions_table(tables: Iterable[str], order: Sequence[str], genres: Sequence[str]) -> pd.DataFrame:
+    """file, top_genre, p_<genre>... for every classified file, in folder order."""
+    columns = [f"p_{g}" for g in genres]
+    rows = pd.concat([read_table(t) for t in tables] or [pd.DataFrame(columns=["key", "file", *columns])])
+    rank = {key: i for i, key in enumerate(order)}
+    rows = rows.assign(rank=rows["key"].map(rank)).sort_values("rank")
+    probabilities = rows[columns].astype(float)
+    top = probabilities.to_numpy().argmax(axis=1) if len(rows) else []
+    return pd.DataFrame({"file": rows["file"], "top_genre": [genres[i] for i in top], **{c: rows[c] for c in columns}})
+
+
+def write_predictions_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Names with commas, quotes or newlines are quoted (pandas follows the csv module)."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, lineterminator="\n", errors="surrogateescape")
+
+
+def read_predictions_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

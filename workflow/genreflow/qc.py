@@ -7,7 +7,6 @@ import os
 from typing import Iterable
 
 from .atomic import atomic_path
-from .pngio import read_png_text
 
 REJECTED_FIELDS = ("path", "genre", "track_id", "reason")
 TRACK_FIELDS = ("track", "genre", "audio", "spectrogram", "source_rate", "channels", "format", "subtype", "duration_s", "notes")
@@ -37,15 +36,19 @@ def write_rejections(path: str | os.PathLike, rejections: list[dict]) -> None:
     write_tsv_atomic(path, REJECTED_FIELDS, ([r.get(k, "") for k in REJECTED_FIELDS] for r in rejections))
 
 
-def write_track_table(path: str | os.PathLike, tracks: list[dict], spectrograms: list[str]) -> None:
-    rows = []
-    for track, png in zip(tracks, spectrograms):
-        text = read_png_text(png)
-        rows.append(
-            [track["track_id"], track["genre"], track["audio"], png]
-            + [text.get(f"genreflow:{k}", "") for k in TRACK_FIELDS[4:]]
-        )
+def write_track_table(path: str | os.PathLike, records: list[dict[str, str]]) -> None:
+    """One row per featurised track, from the blocks' index records."""
+    rows = [[r["key"], r["label"], r["audio"], r["png"], *[r.get(k, "") for k in TRACK_FIELDS[4:]]] for r in records]
     write_tsv_atomic(path, TRACK_FIELDS, rows)
+
+
+def job_rejections(records: list[dict[str, str]], known: set[str]) -> list[dict[str, str]]:
+    """Rejections the featurisation jobs recorded that start-up did not know of yet."""
+    return [
+        {"path": r["audio"], "genre": r["label"], "track_id": r["key"], "reason": r["reason"]}
+        for r in records
+        if r["key"] not in known
+    ]
 
 
 def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 from .atomic import atomic_path
 
 SPLITS = ("train", "val", "test")
-MANIFEST_FIELDS = ("track", "genre", "split", "spectrogram")
+MANIFEST_FIELDS = ("track", "genre", "split", "spectrogram", "sha256")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Entry:
     track: str
     genre: str
     spectrogram: str
+    sha256: str = ""  # of the PNG, so that readers can tell a damaged file from the one made
 
 
 class SplitError(ValueError):
@@ -141,7 +142,7 @@ def write_manifest(path: str | os.PathLike, entries: list[Entry], assignment: Ma
         writer.writerow(MANIFEST_FIELDS)
         for entry in sorted(entries, key=lambda e: (e.genre, e.track)):
             if entry.track in assignment:
-                writer.writerow((entry.track, entry.genre, assignment[entry.track], entry.spectrogram))
+                writer.writerow((entry.track, entry.genre, assignment[entry.track], entry.spectrogram, entry.sha256))
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:

@@ -1,9 +1,33 @@
-# Helpers shared by the rules: the featurisation plan and the lists of files each stage needs.
+# Start-up: the tracks, their featurisation blocks and what is left out, checked once; and the
+# input functions and file lists the rules share.
+import json
 import os
+import time
+from pathlib import Path
 
+from genreflow.blocks import (
+    LEFT_OUT_ENV,
+    REBUILD_ENV,
+    JobReason,
+    rebuild_requests,
+    is_declarable,
+    left_out_of,
+    stamps_digest,
+    unusable_pngs,
+)
+from genreflow.download import archive_name, expected_tracks
 from genreflow.featurize import SpectrogramParams
-from genreflow.plan import ConfigError, check_plan, make_plan, spectrogram_path
+from genreflow.plan import (
+    ConfigError,
+    check_plan,
+    find_tracks,
+    make_plan,
+    rejection_summary,
+)
+from genreflow.predict import make_predict_plan, read_predictions_csv
+from genreflow.summary import one_line_summary
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 SPLITS_USED = [
     s
@@ -13,43 +37,58 @@ SPLITS_USED = [
 ]
 SEEDS = config["train"]["seeds"]
 SPECTROGRAM = SpectrogramParams.from_config(config["spectrogram"])
-DOWNLOAD_PENDING = bool(config["download"]["url"]) and not os.path.isdir(
-    config["audio_dir"]
-)
+SPECTROGRAM_SETTINGS = "results/spectrograms/settings.json"
 
-if DOWNLOAD_PENDING:
-    PLAN = None
-else:
-    try:
-        PLAN = make_plan(config, SPECTROGRAM.signature())
-        check_plan(PLAN, config, workflow.basedir)
-    except ConfigError as err:
+
+def decided_at_submission(collection):
+    """In a cluster job: the left-out files the submitting process decided on, so that the
+    job's start-up opens no audio file (see genreflow.blocks.LEFT_OUT_ENV)."""
+    if workflow.is_main_process or LEFT_OUT_ENV not in os.environ:
+        return None
+    return json.loads(os.environ[LEFT_OUT_ENV]).get(collection, {})
+
+
+def publish_decisions(collection, blocks):
+    """Main process: hand the start-up decisions to cluster jobs, and return the PNGs the target
+    must ask for so that Snakemake makes them again in this run: missing ones, and damaged ones
+    (no longer the size their job recorded), which are removed first."""
+    if not workflow.is_main_process:
+        return []
+    decided = json.loads(os.environ.get(LEFT_OUT_ENV, "{}"))
+    decided[collection] = left_out_of(blocks)
+    os.environ[LEFT_OUT_ENV] = json.dumps(decided)
+    damaged, missing = unusable_pngs(blocks)
+    for png, why in damaged:
+        logger.warning(
+            f"genreflow: {png} is damaged ({why}); removed, it is made again"
+        )
+        os.remove(png)
+    return sorted(missing + [png for png, _ in damaged])
+
+
+DOWNLOAD = config["download"]
+try:
+    TRACKS, IGNORED = find_tracks(config)
+    # a configured download that has not happened yet: plan the tracks the archive holds
+    DOWNLOAD_PENDING = bool(DOWNLOAD["url"]) and not TRACKS
+except ConfigError as err:
+    DOWNLOAD_PENDING = bool(DOWNLOAD["url"]) and not os.path.isdir(config["audio_dir"])
+    if not DOWNLOAD_PENDING:
         raise WorkflowError(f"Invalid configuration: {err}")
-
-
-def spectrograms():
-    return [spectrogram_path(t) for t in PLAN.tracks]
-
-
-def final_outputs():
-    if DOWNLOAD_PENDING:
-        return [config["audio_dir"]]
-    return [
-        "results/metrics/metrics.json",
-        "results/metrics/confusion_matrix.png",
-        "results/model/model.keras",
-        "results/model/history.csv",
-        "results/model/training_curves.png",
-        "results/qc/rejected.tsv",
-        "results/qc/tracks.tsv",
-        "results/split/summary.tsv",
-        *expand("results/predictions/{split}.csv", split=SPLITS_USED),
-    ]
+if DOWNLOAD_PENDING:
+    TRACKS, IGNORED = (
+        expected_tracks(config["audio_dir"], config["genres"], DOWNLOAD),
+        [],
+    )
+try:
+    PLAN = make_plan(TRACKS, IGNORED, config, decided_at_submission("spectrograms"))
+    check_plan(PLAN, config, workflow.basedir)
+except ConfigError as err:
+    raise WorkflowError(f"Invalid configuration: {err}")
+TO_REMAKE = publish_decisions("spectrograms", PLAN.blocks)
 
 
 # --- classifying new audio (the predict target) ---
-from genreflow.predict import make_predict_plan
-
 PREDICT_DIR = config["predict"]["audio_dir"]
 PREDICT_NAME = config["predict"]["name"]
 PREDICT_CSV = f"results/predict/{PREDICT_NAME}.csv"
@@ -59,14 +98,20 @@ PREDICT = (
     make_predict_plan(
         PREDICT_DIR,
         PREDICT_NAME,
-        SPECTROGRAM.signature(),
-        PREDICT_MODEL,
-        config["featurize"]["batch_size"],
-        config["predict"]["batch_size"],
+        config["featurize"]["hash_blocks"],
+        decided_at_submission("predict"),
     )
     if PREDICT_DIR and os.path.isdir(PREDICT_DIR)
     else None
 )
+PREDICT_TO_REMAKE = publish_decisions("predict", PREDICT.blocks) if PREDICT else []
+
+# every featurisation job of this run: rule name -> block
+FEATURIZE_BLOCKS = {f"spectrograms_{name}": b for name, b in PLAN.blocks.items()}
+if PREDICT:
+    FEATURIZE_BLOCKS.update(
+        {f"predict_spectrograms_{name}": b for name, b in PREDICT.blocks.items()}
+    )
 
 
 def predict_target(wildcards):
@@ -78,4 +123,98 @@ def predict_target(wildcards):
         )
     if PREDICT is None:
         raise WorkflowError(f"predict.audio_dir: '{PREDICT_DIR}' is not a folder")
-    return PREDICT_CSV
+    return [PREDICT_CSV, *PREDICT_TO_REMAKE]
+
+
+def block_members(block):
+    """A block job's members for its script (derived: not stored as a rerun trigger)."""
+    return lambda wildcards, output: [m.__dict__ for m in block.members]
+
+
+def block_left_out(block):
+    return lambda wildcards, output: [
+        [item.__dict__, reason] for item, reason in block.left_out
+    ]
+
+
+def block_stamps(block):
+    """Changes when any member's audio is replaced, even by an older copy (cp -p)."""
+    return lambda wildcards: stamps_digest(m.audio for m in block.members)
+
+
+def final_outputs():
+    return [
+        "results/metrics/metrics.json",
+        "results/metrics/confusion_matrix.png",
+        "results/model/model.keras",
+        "results/model/history.csv",
+        "results/model/training_curves.png",
+        "results/qc/rejected.tsv",
+        "results/qc/tracks.tsv",
+        "results/split/summary.tsv",
+        *expand("results/predictions/{split}.csv", split=SPLITS_USED),
+        # asked for by name: Snakemake remakes a missing output only when it is requested
+        *TO_REMAKE,
+    ]
+
+
+def download_target(wildcards):
+    if not DOWNLOAD["url"]:
+        raise WorkflowError(
+            "download.url is not set: nothing to download (audio_dir is used as it is)"
+        )
+    return [t.audio for t in TRACKS] if DOWNLOAD_PENDING else []
+
+
+# --- run hooks (hooks.smk) ---
+RUN_STARTED = time.time()
+# jobs that keep what is current and redo only the rest (update() outputs)
+INCREMENTAL_RULES = set(FEATURIZE_BLOCKS) | {
+    f"predict_classify_{name}" for name in (PREDICT.blocks if PREDICT else [])
+}
+
+
+def forced_by_user():
+    """The names of rules and the paths of files the command line forces (-R, --forcerun, --force)."""
+    settings, dag = workflow.dag_settings, workflow.dag
+    names = {rule.name for rule in workflow.rules}
+    requested = {str(target) for target in settings.forcerun}
+    if settings.forcetargets:
+        requested |= {str(f) for f in dag.targetfiles}
+        requested |= {getattr(r, "name", str(r)) for r in dag.targetrules}
+    files = {os.path.normpath(f) for f in requested - names}
+    return requested & names, files
+
+
+def planned_incremental_jobs():
+    dag = workflow.dag
+    for job in dag.needrun_jobs():
+        if job.rule.name in INCREMENTAL_RULES:
+            reason = dag.reason(job)
+            yield JobReason(
+                job.rule.name,
+                tuple(map(str, job.output)),
+                reason.code_changed,
+                reason.software_stack_changed,
+                frozenset(map(str, reason.updated_input | reason.updated_input_run)),
+            )
+
+
+def end_of_run_lines(started: float) -> list[str]:
+    lines = []
+    try:
+        lines.append(
+            one_line_summary(
+                json.loads(Path("results/metrics/metrics.json").read_text())
+            )
+        )
+    except FileNotFoundError:
+        pass  # nothing trained yet (e.g. only the download ran)
+    except (ValueError, KeyError, TypeError) as err:
+        lines.append(f"genreflow: results/metrics/metrics.json is unreadable ({err!r})")
+    csv = Path(f"results/predict/{config['predict']['name']}.csv")
+    if csv.exists() and csv.stat().st_mtime >= started:
+        lines.append(
+            f"genreflow: {len(read_predictions_csv(csv))} file(s) classified into {csv}"
+        )
+    return lines

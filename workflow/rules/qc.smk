@@ -3,15 +3,13 @@ from genreflow.plan import rejection_summary
 from snakemake.logging import logger
 
 # Named at start-up too (dry runs included), so a skipped file is never a surprise.
-if PLAN and PLAN.rejected and workflow.is_main_process:
-    logger.warning(rejection_summary(PLAN))
+if PLAN.rejected and workflow.is_main_process:
+    logger.warning(rejection_summary(PLAN.rejected))
 
 
 rule qc:
     input:
-        # the manifest changes whenever a spectrogram does; listing the PNGs again would double
-        # the DAG's file lookups, which dominate planning time for 100k files
-        "results/split/manifest.csv",
+        PLAN.indexes,
     output:
         rejected=report(
             "results/qc/rejected.tsv",
@@ -25,8 +23,8 @@ rule qc:
     conda:
         "../../envs/featurize.yaml"
     params:
-        rejected=[r.__dict__ for r in PLAN.rejected] if PLAN else [],
-        ignored=[r.__dict__ for r in PLAN.ignored] if PLAN else [],
-        tracks=[t.__dict__ for t in PLAN.tracks] if PLAN else [],
+        # decided at start-up; the indexes add what featurisation jobs could not read
+        rejected=[r.__dict__ for r in PLAN.rejected],
+        ignored=[r.__dict__ for r in PLAN.ignored],
     script:
         "../scripts/qc.py"

@@ -1,16 +1,37 @@
-# One job per batch of audio files, one PNG per file. Only missing or outdated spectrograms are
-# planned (see genreflow.plan), so new audio costs exactly its own featurisation.
-for batch, batch_tracks in (PLAN.batches.items() if PLAN else []):
+# Featurisation. `spectrograms` records the spectrogram settings every PNG is made with
+# (`snakemake -R spectrograms` rebuilds every PNG); one `spectrograms_<block>` rule per block of
+# tracks declares each of its PNGs, before and after any run, and its job rewrites only the PNGs
+# that need it (see genreflow.blocks). The rules of the predict folder's blocks are made here too.
+
+
+rule spectrograms:
+    output:
+        SPECTROGRAM_SETTINGS,
+    log:
+        "results/logs/spectrograms/settings.log",
+    conda:
+        "../../envs/featurize.yaml"
+    params:
+        spectrogram=config["spectrogram"],
+    script:
+        "../scripts/spectrogram_settings.py"
+
+
+for rule_name, block in FEATURIZE_BLOCKS.items():
 
     rule:
         name:
-            f"spectrograms_{batch}"
+            rule_name
         input:
-            [t.audio for t in batch_tracks],
+            settings=SPECTROGRAM_SETTINGS,
+            # a name with "{...}" would be read as a wildcard: such files are only in params,
+            # and the audio stamps make a changed file rerun the job all the same
+            audio=[m.audio for m in block.members if is_declarable(m.audio)],
         output:
-            [spectrogram_path(t) for t in batch_tracks],
+            index=block.index,
+            pngs=[update(m.png) for m in block.members],
         log:
-            f"results/logs/spectrograms/{batch}.log",
+            f"results/logs/spectrograms/{rule_name}.log",
         group:
             "featurize"
         conda:
@@ -20,6 +41,8 @@ for batch, batch_tracks in (PLAN.batches.items() if PLAN else []):
             runtime=30,
         params:
             spectrogram=config["spectrogram"],
-            failure_dir="results/qc/failed",
+            audio_stamps=block_stamps(block),
+            members=block_members(block),
+            left_out=block_left_out(block),
         script:
             "../scripts/spectrograms.py"

@@ -1,9 +1,10 @@
-# Train/val/test by track: manifest.csv plus the <split>/<genre>/ link tree Keras reads.
+# Train/val/test by track: manifest.csv plus the <split>/<genre>/ link tree Keras reads. The
+# featurisation blocks' index tables say which tracks have a spectrogram.
 
 
 rule split:
     input:
-        spectrograms(),
+        PLAN.indexes,
     output:
         manifest="results/split/manifest.csv",
         summary=report(
@@ -19,7 +20,6 @@ rule split:
     conda:
         "../../envs/featurize.yaml"
     params:
-        tracks=[t.__dict__ for t in PLAN.tracks] if PLAN else [],
         genres=config["genres"],
         split=config["split"],
     script:

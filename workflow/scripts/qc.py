@@ -3,13 +3,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs, qc
-from genreflow.plan import spectrogram_path
-from genreflow.tracks import Track
+from genreflow.blocks import OK, REJECTED, read_index
 
 logs.to_file(snakemake.log[0])
-qc.write_rejections(snakemake.output.rejected, snakemake.params.rejected)
+records = [r for index in snakemake.input for r in read_index(index).values()]
+rejected = list(snakemake.params.rejected)
+rejected += qc.job_rejections([r for r in records if r["status"] == REJECTED], {r["track_id"] for r in rejected})
+qc.write_rejections(snakemake.output.rejected, rejected)
 qc.write_rejections(snakemake.output.ignored, snakemake.params.ignored)
-tracks = snakemake.params.tracks
-pngs = [spectrogram_path(Track(t["genre"], t["track_id"], t["audio"])) for t in tracks]
-qc.write_track_table(snakemake.output.tracks, tracks, pngs)
-print(f"{len(snakemake.params.rejected)} rejected, {len(snakemake.params.ignored)} ignored, {len(snakemake.params.tracks)} used")
+used = [r for r in records if r["status"] == OK]
+qc.write_track_table(snakemake.output.tracks, used)
+print(f"{len(rejected)} rejected, {len(snakemake.params.ignored)} ignored, {len(used)} used")

@@ -7,20 +7,20 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.featurize import SpectrogramParams, featurize_many
+from genreflow.blocks import Item, forced_for
+from genreflow.featurize import SpectrogramParams, featurize_block
 
 logs.to_file(snakemake.log[0])
-params = SpectrogramParams.from_config(snakemake.params.spectrogram)
-failures = featurize_many(zip(snakemake.input, snakemake.output), params)
-for failure in failures:
-    # remembered so that the next run skips the file instead of failing again
-    png = Path(failure.png)
-    record = Path(snakemake.params.failure_dir) / png.parent.name / f"{png.stem}.txt"
-    record.parent.mkdir(parents=True, exist_ok=True)
-    # the QC table has a path column already
-    record.write_text(failure.reason.removeprefix(f"{failure.audio}: ") + "\n")
+failures = featurize_block(
+    members=[Item(**m) for m in snakemake.params.members],
+    left_out=[(Item(**item), reason) for item, reason in snakemake.params.left_out],
+    params=SpectrogramParams.from_config(snakemake.params.spectrogram),
+    forced=forced_for(snakemake.rule),
+    index_path=snakemake.output.index,
+)
 if failures:
+    # the index records them: the next run names them at start-up and goes on without them
     sys.exit(
-        f"{len(failures)} file(s) could not be decoded (recorded in {snakemake.params.failure_dir}; "
+        f"{len(failures)} audio file(s) could not be read (recorded in {snakemake.output.index}; "
         "run again to continue without them):\n" + "\n".join(f"  {f.reason}" for f in failures)
     )

@@ -3,11 +3,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.split import assign, build_tree, read_manifest, write_manifest, write_summary
-from genreflow.split import Entry
+from genreflow.blocks import OK, read_index
+from genreflow.split import Entry, assign, build_tree, read_manifest, write_manifest, write_summary
 
 logs.to_file(snakemake.log[0])
-entries = [Entry(t["track_id"], t["genre"], png) for t, png in zip(snakemake.params.tracks, snakemake.input)]
+records = [r for index in snakemake.input for r in read_index(index).values() if r["status"] == OK]
+entries = [Entry(r["key"], r["label"], r["png"], r["png_sha256"]) for r in records]
 assignment, warnings = assign(entries, snakemake.params.split, snakemake.params.genres, Path(snakemake.scriptdir).resolve().parents[1])
 for warning in warnings:
     print(f"WARNING: {warning}")
