@@ -1,22 +1,35 @@
-"""The single-process baseline: featurise every audio file of a folder in one Python loop.
+"""The library's featurisation as a plain loop over a folder: the reference the workflow is
+measured against. ``--part I/N`` takes every N-th file starting at I, so that N such processes
+in parallel make the N-core limit.
 
-Usage: python bench/featurize_loop.py AUDIO_DIR OUT_DIR [blog]   (blog: the blog preset's renderer)
+Usage: python bench/featurize_loop.py AUDIO_DIR OUT_DIR [--blog] [--part I/N]
 """
 
+import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from genreflow.featurize import SpectrogramParams, featurize_file  # noqa: E402
+from genreflow.blocks import Item  # noqa: E402
+from genreflow.featurize import featurize_file
+from genreflow.params import SpectrogramParams  # noqa: E402
 
 
-def main(audio_dir: str, out_dir: str, preset: str = "default") -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("audio_dir")
+    parser.add_argument("out_dir")
+    parser.add_argument("--blog", action="store_true", help="the blog preset's renderer")
+    parser.add_argument("--part", default="0/1")
+    args = parser.parse_args()
     params = SpectrogramParams()  # the workflow's defaults
-    if preset == "blog":
+    if args.blog:
         params = SpectrogramParams(kind="blog_specgram", duration_s=5.0, width_px=800, height_px=800)
-    for audio in sorted(Path(audio_dir).glob("*/*.wav")):
-        featurize_file(str(audio), f"{out_dir}/{audio.parent.name}/{audio.stem}.png", params)
+    index, parts = map(int, args.part.split("/"))
+    for audio in sorted(Path(args.audio_dir).glob("*/*.wav"))[index::parts]:
+        png = f"{args.out_dir}/{audio.parent.name}/{audio.stem}.png"
+        featurize_file(Item(audio.stem, str(audio), png, audio.parent.name, audio.stem), params)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()

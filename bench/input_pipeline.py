@@ -38,7 +38,7 @@ def main() -> None:
 
     configure(seed=0, threads=2, mixed_precision="off", xla="off", deterministic=True)
     from genreflow import data, models
-    from genreflow.featurize import SpectrogramParams
+    from genreflow.params import SpectrogramParams
     from genreflow.recipe import TrainSettings
     from genreflow.training import compile_model, window_frames
 

@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from genreflow.featurize import SpectrogramParams, featurize_file, is_up_to_date  # noqa: E402
+from genreflow.featurize import featurize_file
+from genreflow.params import SpectrogramParams, is_up_to_date  # noqa: E402
 from genreflow.recipe import TrainSettings  # noqa: E402
 from genreflow.tracks import Track, discover_tracks  # noqa: E402
 

@@ -18,7 +18,7 @@ import yaml
 
 from conftest import numbers_in, REPO, run_snakemake, tone, write_audio
 from genreflow.demo import synthesize
-from genreflow.pngio import encode_png, read_png, read_png_text
+from genreflow.pngio import read_png, read_png_text, write_png_atomic
 
 GENRES = ["blues", "jazz", "rock"]
 SECONDS = 4.0
@@ -74,7 +74,7 @@ def make_inputs(audio: Path) -> dict[str, list[str]]:
     (audio / "blues/blues.00091.wav").write_text(
         "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 1323632\n"
     )
-    (audio / "blues/blues.00092.au").write_bytes(encode_png(np.zeros((8, 8), np.uint8)))
+    write_png_atomic(audio / "blues/blues.00092.au", np.zeros((8, 8), np.uint8))  # an image named .au
     (audio / "jazz/jazz.00090.au").write_text("Track list\n1. jazz.00001\n2. jazz.00002\n")
     wav = write_audio(audio / "jazz/jazz.00054.wav", clip("jazz", 54))
     wav.write_bytes(wav.read_bytes()[:5000])  # truncated like the Kaggle copy; known_bad_tracks names it

@@ -64,6 +64,9 @@ def test_the_base_config_is_valid(dataset):
         pytest.param({"train": {"epoch": 3}}, ["'epoch' was unexpected"], id="unknown-nested-key"),
         pytest.param({"featurize": {"block_size": "ten"}}, ["'ten' is not of type 'integer'", "['block_size']"], id="wrong-type"),
         pytest.param({"genres": "blues"}, ["is not of type 'array'", "['genres']"], id="wrong-type-genres"),
+        # results/predict/../x.csv would land outside results/predict
+        pytest.param({"predict": {"name": ".."}}, ["'..' does not match", "['name']"], id="predict-name-dotdot"),
+        pytest.param({"predict": {"name": "a/b"}}, ["'a/b' does not match", "['name']"], id="predict-name-slash"),
     ],
 )
 def test_schema_errors_name_the_key(dataset, overrides, expected):

@@ -10,9 +10,7 @@ import functools
 import hashlib
 import http.server
 import io
-import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import threading

@@ -240,7 +240,8 @@ def test_a_replaced_clip_counts_as_stale(tmp_path, change):
     """A clip replaced in place is featurised again, even when copied with an old mtime and the
     same size (cp -p): the inode change time in its stamp moves."""
     from genreflow.blocks import Item
-    from genreflow.featurize import SpectrogramParams, current_record, featurize_file
+    from genreflow.featurize import current_record, featurize_file
+    from genreflow.params import SpectrogramParams
 
     params = SpectrogramParams(duration_s=1.0)
     audio, png = tmp_path / "blues.00000.wav", tmp_path / "blues.00000.png"

@@ -1,32 +1,40 @@
 import numpy as np
 import pytest
 
-from genreflow.pngio import encode_png, read_png, read_png_text, write_png_atomic
+from genreflow.pngio import read_png, read_png_text, write_png_atomic
 
 
 @pytest.mark.parametrize("shape", [(7, 11), (5, 4, 3)])
-def test_png_round_trip_with_text(tmp_path, shape):
+def test_png_round_trip_with_utf8_text(tmp_path, shape):
     image = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
-    write_png_atomic(tmp_path / "a.png", image, {"genreflow:params": "abc", "genreflow:notes": "é ok"})
+    text = {"genreflow:params": "abc", "genreflow:source": "Ünïcødé – 日本.flac", "genreflow:notes": "é ok"}
+    write_png_atomic(tmp_path / "a.png", image, text)
     np.testing.assert_array_equal(read_png(tmp_path / "a.png"), image)
-    assert read_png_text(tmp_path / "a.png")["genreflow:params"] == "abc"
+    assert read_png_text(tmp_path / "a.png") == text
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
 
 
-def test_png_rejects_float_images():
+def test_text_chunks_come_before_the_pixels(tmp_path):
+    """So that reading the provenance never decodes (or even reads) the image data."""
+    write_png_atomic(tmp_path / "a.png", np.zeros((64, 64), dtype=np.uint8), {"genreflow:params": "x"})
+    data = (tmp_path / "a.png").read_bytes()
+    assert 0 < data.index(b"iTXt") < data.index(b"IDAT")
+
+
+def test_png_rejects_float_images(tmp_path):
     with pytest.raises(ValueError):
-        encode_png(np.zeros((2, 2), dtype=np.float32))
+        write_png_atomic(tmp_path / "f.png", np.zeros((2, 2), dtype=np.float32))
 
 
 def test_failed_write_leaves_neither_target_nor_temporary(tmp_path, monkeypatch):
-    import pathlib
+    from PIL import Image
 
-    def broken(self, data):
-        with self.open("wb") as fh:
-            fh.write(data[:10])
+    def broken(self, fp, *args, **kwargs):
+        with open(fp, "wb") as fh:
+            fh.write(b"\x89PNG partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pathlib.Path, "write_bytes", broken)
+    monkeypatch.setattr(Image.Image, "save", broken)
     with pytest.raises(OSError):
         write_png_atomic(tmp_path / "b.png", np.zeros((2, 2), dtype=np.uint8))
     assert list(tmp_path.iterdir()) == []

@@ -123,7 +123,7 @@ def test_a_rejection_recorded_by_a_job_holds_until_the_file_changes(tmp_path, mo
 
 
 def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
-    from genreflow.blocks import write_table
+    from genreflow.tables import write_table
     import pandas as pd
 
     names = ['a, "b".wav', "line\nbreak.wav", "日本.mp3"]

@@ -2,33 +2,18 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, requires_shared_data, tone
-from genreflow.spectrogram import blog_specgram_image, log_mel, mel_filterbank, power_spectrogram, to_grayscale
+from genreflow.spectrogram import blog_specgram_image, log_mel, to_grayscale
 
 
-def test_mel_filterbank_matches_librosa():
+def test_log_mel_has_one_column_per_hop_and_peaks_in_the_tone_band():
     librosa = pytest.importorskip("librosa")
-    ours = mel_filterbank(22050, 2048, 128, 0.0, 11025.0)
-    ref = librosa.filters.mel(sr=22050, n_fft=2048, n_mels=128, fmin=0.0, fmax=11025.0)
-    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-7)
-
-
-def test_log_mel_matches_librosa_melspectrogram():
-    librosa = pytest.importorskip("librosa")
-    y = tone(2.0, freq=330.0)
-    ref = librosa.power_to_db(
-        librosa.feature.melspectrogram(y=y, sr=22050, n_fft=2048, hop_length=512, n_mels=64, pad_mode="constant"),
-        ref=1.0, amin=1e-10, top_db=None,
-    )
-    ours = log_mel(y, 22050, 2048, 512, 64, 0.0, 11025.0)
-    assert ours.shape == ref.shape
-    np.testing.assert_allclose(ours, ref, atol=1e-2)
-
-
-def test_power_spectrogram_peaks_at_the_tone_frequency():
-    y = tone(1.0, freq=1000.0)
-    spec = power_spectrogram(y, 2048, 512)
-    peak_bin = int(np.argmax(spec[:, spec.shape[1] // 2]))
-    assert abs(peak_bin * 22050 / 2048 - 1000.0) < 22050 / 2048
+    db = log_mel(tone(2.0, freq=1000.0), 22050, 2048, 512, 64, 0.0, 11025.0)
+    assert db.shape == (64, 1 + int(2.0 * 22050) // 512)
+    centres = librosa.mel_frequencies(n_mels=64 + 2, fmin=0.0, fmax=11025.0)[1:-1]
+    peak = int(np.argmax(db[:, db.shape[1] // 2]))
+    assert abs(centres[peak] - 1000.0) < 0.1 * 1000.0
+    # a fixed reference: a loud tone sits inside the default range (-80..40 dB), far above the noise
+    assert 20.0 < db[peak, db.shape[1] // 2] < 40.0 and db[peak].mean() - np.median(db) > 30
 
 
 def test_grayscale_is_clipped_quantised_and_low_frequencies_at_the_bottom():
@@ -58,7 +43,8 @@ def test_blog_specgram_of_silence_does_not_crash():
 @requires_shared_data("gtzan-au-sample")
 def test_real_au_clips_decode_to_full_length_spectrograms(tmp_path):
     from genreflow.blocks import Item
-    from genreflow.featurize import SpectrogramParams, featurize_file
+    from genreflow.featurize import featurize_file
+    from genreflow.params import SpectrogramParams
     from genreflow.pngio import read_png, read_png_text
 
     params = SpectrogramParams()

@@ -5,9 +5,10 @@ import pytest
 
 from conftest import GENRES, requires_shared_data, SHARED_DATA
 from genreflow.split import (
-    Entry, SplitError, assign, build_tree, check_assignment, read_manifest, split_by_hash, split_by_lists,
+    Entry, SplitError, assign, build_tree, check_assignment, split_by_hash, split_by_lists,
     split_stratified, write_manifest, write_summary,
 )
+from genreflow.tables import read_manifest
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 

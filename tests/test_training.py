@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from genreflow.featurize import SpectrogramParams
+from genreflow.params import SpectrogramParams
 from genreflow.pngio import write_png_atomic
 from genreflow.recipe import TrainSettings
 
@@ -136,7 +136,7 @@ DRIVER = textwrap.dedent(
     from genreflow.runtime import configure
     configure(5, 2, "off", "off", True)
     import keras
-    from genreflow.featurize import SpectrogramParams
+    from genreflow.params import SpectrogramParams
     from genreflow.recipe import TrainSettings
     from genreflow.training import fit
 

@@ -31,7 +31,7 @@ class AudioInfo:
 def decode(path: str, target_rate: int, offset_s: float = 0.0, duration_s: float | None = None) -> tuple[np.ndarray, AudioInfo]:
     """Mono float32 samples at ``target_rate``, read from ``offset_s`` for at most ``duration_s``.
 
-    Stereo is averaged, other rates are resampled (soxr), 8-bit/float/FLAC are handled by
+    Stereo is averaged, other rates are resampled (librosa, with soxr), 8-bit/float/FLAC are handled by
     libsndfile; every such conversion is listed in ``info.notes``. A truncated file decodes to
     the samples it holds (libsndfile is lenient there). Nothing is padded here: see
     :func:`fit_length`.
@@ -59,9 +59,9 @@ def decode(path: str, target_rate: int, offset_s: float = 0.0, duration_s: float
         info.notes.append(f"downmixed {channels} channels to mono")
     mono = samples.mean(axis=1, dtype=np.float32)
     if rate != target_rate:
-        import soxr  # only needed for off-rate files
+        import librosa  # soxr (its default "soxr_hq") does the work
 
-        mono = soxr.resample(mono, rate, target_rate).astype(np.float32, copy=False)
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=target_rate).astype(np.float32, copy=False)
         info.notes.append(f"resampled {rate} Hz to {target_rate} Hz")
     if not np.all(np.isfinite(mono)):
         mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from .atomic import atomic_path
+from .tables import read_table, write_table
 
 INDEX_FIELDS = (
     "key", "label", "name", "audio", "png", "status", "reason", "audio_stamp", "png_bytes", "png_sha256",
@@ -104,17 +104,6 @@ def read_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:
     except FileNotFoundError:
         return {}
     return {row["key"]: row for row in table.to_dict("records")}
-
-
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """A tab-separated table of strings, any file name in it (quoted where needed, bytes that
-    are not UTF-8 kept as they are)."""
-    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding_errors="surrogateescape")
-
-
-def write_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, lineterminator="\n", errors="surrogateescape")
 
 
 def write_index(path: str | os.PathLike, records: Iterable[Mapping[str, object]]) -> None:

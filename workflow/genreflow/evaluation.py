@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from . import data
-from .featurize import SpectrogramParams
+from .params import SpectrogramParams
 from .metrics import score, track_probabilities
 from .recipe import TrainSettings
 from .tables import write_track_predictions

@@ -4,62 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from .audio import AudioError, decode, fit_length
 from .blocks import OK, REJECTED, Item, audio_stamp, write_index
+from .params import SpectrogramParams
 from .pngio import write_png_atomic
 from .spectrogram import blog_specgram_image, log_mel, to_grayscale
 from .tracks import sniff_audio
 
-# Bump when the pixels produced for the same parameters change, so old PNGs are rebuilt.
-FORMAT_VERSION = 1
 SIGNATURE_KEY = "genreflow:params"
 AUDIO_STAMP_KEY = "genreflow:audio_stamp"
 # provenance written into each PNG and copied into the block's index table
 SOURCE_FIELDS = ("source_rate", "channels", "format", "subtype", "duration_s", "notes")
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SpectrogramParams:
-    kind: str = "logmel"  # "logmel" or "blog_specgram"
-    sample_rate: int = 22050
-    offset_s: float = 0.0
-    duration_s: float = 30.0
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-    fmin: float = 0.0
-    fmax: float = 11025.0
-    db_min: float = -80.0
-    db_max: float = 40.0
-    width_px: int = 640
-    height_px: int = 480
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> "SpectrogramParams":
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    @property
-    def n_samples(self) -> int:
-        return int(round(self.duration_s * self.sample_rate))
-
-    @property
-    def n_frames(self) -> int:
-        return 1 + self.n_samples // self.hop_length
-
-    def signature(self) -> str:
-        payload = json.dumps({"format": FORMAT_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
 def render(samples, params: SpectrogramParams):

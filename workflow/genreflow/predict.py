@@ -9,21 +9,19 @@ rejection table show the original relative path.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from .atomic import atomic_path
 from .download import sha256_of
-from .blocks import OK, Block, Item, block_name, plan_blocks, read_index, read_table, write_table
-from .featurize import SpectrogramParams
+from .blocks import OK, Block, Item, block_name, plan_blocks, read_index
+from .tables import read_table, write_table
+from .params import SpectrogramParams
 from .recipe import TrainSettings
 from .tracks import sniff_audio
 
@@ -208,10 +206,8 @@ def predictions_table(tables: Iterable[str], order: Sequence[str], genres: Seque
 
 def write_predictions_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
     """Names with commas, quotes or newlines are quoted (pandas follows the csv module)."""
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, lineterminator="\n", errors="surrogateescape")
+    write_table(path, table, sep=",")
 
 
 def read_predictions_csv(path: str | os.PathLike) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return read_table(path, sep=",").to_dict("records")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
-import random
 import shutil
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .atomic import atomic_path
+import pandas as pd
+
+from .tables import write_table
 
 SPLITS = ("train", "val", "test")
 MANIFEST_FIELDS = ("track", "genre", "split", "spectrogram", "sha256")
@@ -50,31 +51,33 @@ def split_by_hash(entries: Iterable[Entry], ratios: Mapping[str, float], seed: i
 
 
 def split_stratified(entries: Iterable[Entry], ratios: Mapping[str, float], seed: int) -> dict[str, str]:
-    """split-folders' ``ratio`` method: per genre, a seeded shuffle cut at the ratios.
+    """split-folders' ``ratio`` method, run by split-folders itself: per genre, the sorted file
+    names shuffled with the seed and cut at the ratios.
 
-    Uses the same algorithm as ``splitfolders.ratio`` (sorted files, ``random.seed(seed)``,
-    ``random.shuffle``, cut points ``int(r * n)``), without copying any file.
+    It works on a staging tree that holds exactly these tracks' PNGs (links; an empty placeholder
+    where a PNG is not made yet, at start-up: split-folders only looks at the names), and the
+    assignment is read back from the folders it moved them to.
     """
-    by_genre: dict[str, list[Entry]] = defaultdict(list)
-    for entry in entries:
-        by_genre[entry.genre].append(entry)
+    import splitfolders
+
     names = [name for name in SPLITS if ratios.get(name, 0.0) > 0]
-    fractions = [ratios[name] for name in names]
-    assignment = {}
-    for genre in sorted(by_genre):
-        files = sorted(by_genre[genre], key=lambda e: Path(e.spectrogram).name)
-        random.seed(seed)
-        random.shuffle(files)
-        n = len(files)
-        cut_train = int(fractions[0] * n)
-        cuts = [0, cut_train]
-        if len(fractions) == 3:
-            cuts.append(cut_train + int(fractions[1] * n))
-        cuts.append(n)
-        for name, lo, hi in zip(names, cuts[:-1], cuts[1:]):
-            for entry in files[lo:hi]:
-                assignment[entry.track] = name
-    return assignment
+    by_name = {}
+    with tempfile.TemporaryDirectory(prefix="genreflow-split-") as tmp:
+        staging, result = Path(tmp) / "tracks", Path(tmp) / "split"
+        for entry in entries:
+            source = Path(entry.spectrogram)
+            link = staging / entry.genre / source.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if source.exists():
+                link.symlink_to(source.resolve())
+            else:
+                link.touch()
+            by_name[(entry.genre, source.name)] = entry.track
+        if not by_name:
+            return {}
+        splitfolders.ratio(str(staging), output=str(result), seed=seed, ratio=tuple(ratios[n] for n in names), move=True)
+        # split-folders names its folders train/val(/test) whatever the ratios' names
+        return {by_name[(f.parent.name, f.name)]: f.parent.parent.name for f in result.glob("*/*/*")}
 
 
 def read_split_lists(lists: Mapping[str, str | os.PathLike]) -> dict[str, str]:
@@ -137,17 +140,9 @@ def check_assignment(entries: list[Entry], assignment: Mapping[str, str], genres
 
 
 def write_manifest(path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(MANIFEST_FIELDS)
-        for entry in sorted(entries, key=lambda e: (e.genre, e.track)):
-            if entry.track in assignment:
-                writer.writerow((entry.track, entry.genre, assignment[entry.track], entry.spectrogram, entry.sha256))
-
-
-def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    rows = [(e.track, e.genre, assignment[e.track], e.spectrogram, e.sha256) for e in entries if e.track in assignment]
+    table = pd.DataFrame(rows, columns=list(MANIFEST_FIELDS)).sort_values(["genre", "track"])
+    write_table(path, table, sep=",")
 
 
 def link_or_copy(source: Path, link: Path) -> None:
@@ -197,12 +192,9 @@ def assign(entries: list[Entry], split_config: Mapping, genres: list[str], workf
 
 
 def write_summary(path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str], genres: list[str]) -> None:
-    """Tracks per genre and split, as a TSV a person can read."""
-    counts = summarise(entries, assignment)
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        fh.write("genre\t" + "\t".join(SPLITS) + "\ttotal\n")
-        for genre in genres:
-            row = [counts[genre][s] for s in SPLITS]
-            fh.write(f"{genre}\t" + "\t".join(map(str, row)) + f"\t{sum(row)}\n")
-        totals = [sum(counts[g][s] for g in genres) for s in SPLITS]
-        fh.write("total\t" + "\t".join(map(str, totals)) + f"\t{sum(totals)}\n")
+    """Tracks per genre and split, with totals, as a TSV a person can read."""
+    assigned = pd.DataFrame([(e.genre, assignment[e.track]) for e in entries if e.track in assignment], columns=["genre", "split"])
+    counts = pd.crosstab(assigned["genre"], assigned["split"]).reindex(index=genres, columns=list(SPLITS), fill_value=0)
+    counts["total"] = counts.sum(axis=1)
+    counts.loc["total"] = counts.sum()
+    write_table(path, counts.rename_axis("genre").reset_index())

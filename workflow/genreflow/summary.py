@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -12,23 +11,15 @@ import numpy as np
 from .atomic import atomic_path
 from .plots import plot_confusion
 from .metrics import mean_std, score
-from .qc import write_tsv_atomic
-from .tables import write_track_predictions
+from .tables import read_track_predictions, write_report_table, write_track_predictions
 
 SCALARS = ("loss", "window_accuracy", "track_accuracy", "macro_f1")
 
 
-def read_predictions(path: str) -> tuple[list[dict[str, str]], np.ndarray]:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    columns = [c for c in (rows[0].keys() if rows else []) if c.startswith("p_")]
-    return rows, np.array([[float(r[c]) for c in columns] for r in rows])
-
-
 def ensemble_split(prediction_files: list[str], genres: list[str]) -> tuple[list[dict[str, str]], np.ndarray, dict]:
     """Mean track probabilities over seeds, scored at track level."""
-    tables = [read_predictions(p) for p in prediction_files]
-    rows = tables[0][0]
+    tables = [read_track_predictions(p) for p in prediction_files]
+    rows = tables[0][0].to_dict("records")
     if not rows:
         return rows, np.zeros((0, len(genres))), {}
     probabilities = np.mean([probs for _, probs in tables], axis=0)
@@ -71,7 +62,7 @@ def summarize(seed_metrics, seed_predictions, seeds, splits, genres, recipe, pri
         tmp.write_text(json.dumps(report, indent=2))
     cm = np.array(ensemble.get("confusion_matrix", np.zeros((len(genres), len(genres)), dtype=int)))
     plot_confusion(cm, genres, outputs["confusion"], f"{recipe} recipe, {headline} split, {len(seeds)} seed(s)")
-    write_tsv_atomic(
+    write_report_table(
         outputs["per_class"], ("genre", "precision", "recall", "f1", "support"),
         ([g, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"]] for g, c in report["per_class"].items()),
     )

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from . import data, models
 from .atomic import atomic_path
-from .featurize import SpectrogramParams
+from .params import SpectrogramParams
 from .recipe import TrainSettings
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from genreflow.blocks import (
     unusable_pngs,
 )
 from genreflow.download import archive_name, expected_tracks
-from genreflow.featurize import SpectrogramParams
+from genreflow.params import SpectrogramParams
 from genreflow.plan import (
     ConfigError,
     check_plan,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.featurize import SpectrogramParams
+from genreflow.params import SpectrogramParams
 from genreflow.recipe import TrainSettings
 from genreflow.runtime import configure
 
@@ -15,7 +15,7 @@ configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settin
 import keras
 
 from genreflow.evaluation import evaluate_split, write_predictions
-from genreflow.split import read_manifest
+from genreflow.tables import read_manifest
 
 model = keras.models.load_model(snakemake.input.model)
 rows = read_manifest(snakemake.input.manifest)

@@ -4,7 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
 from genreflow.blocks import forced_for
-from genreflow.featurize import SpectrogramParams
+from genreflow.params import SpectrogramParams
 from genreflow.predict import classify_block
 from genreflow.recipe import TrainSettings
 from genreflow.runtime import configure

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
 from genreflow.atomic import atomic_path
-from genreflow.featurize import SpectrogramParams
+from genreflow.params import SpectrogramParams
 
 logs.to_file(snakemake.log[0])
 params = SpectrogramParams.from_config(snakemake.params.spectrogram)

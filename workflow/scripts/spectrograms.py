@@ -8,7 +8,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
 from genreflow.blocks import Item, forced_for
-from genreflow.featurize import SpectrogramParams, featurize_block
+from genreflow.featurize import featurize_block
+from genreflow.params import SpectrogramParams
 
 logs.to_file(snakemake.log[0])
 failures = featurize_block(

@@ -4,7 +4,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
 from genreflow.blocks import OK, read_index
-from genreflow.split import Entry, assign, build_tree, read_manifest, write_manifest, write_summary
+from genreflow.split import Entry, assign, build_tree, write_manifest, write_summary
+from genreflow.tables import read_manifest
 
 logs.to_file(snakemake.log[0])
 records = [r for index in snakemake.input for r in read_index(index).values() if r["status"] == OK]

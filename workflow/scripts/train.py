@@ -3,7 +3,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.featurize import SpectrogramParams
+from genreflow.params import SpectrogramParams
 from genreflow.recipe import TrainSettings
 from genreflow.runtime import configure
 
@@ -12,7 +12,7 @@ settings = TrainSettings.from_config(snakemake.params.train)
 seed = int(snakemake.wildcards.seed)
 runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic)
 
-from genreflow.split import read_manifest
+from genreflow.tables import read_manifest
 from genreflow.plots import plot_curves
 from genreflow.training import fit
 
