@@ -1,7 +1,9 @@
-"""Write-then-rename, so an interrupted job never leaves a half-written output behind."""
+"""Files on disk: write-then-rename, so an interrupted job never leaves a half-written output
+behind, and content digests."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,3 +25,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from .download import sha256_of
+from .atomic import sha256_of
 from .blocks import OK, Block, Item, block_name, plan_blocks, read_index
 from .tables import read_table, write_table
 from .params import SpectrogramParams

@@ -38,5 +38,6 @@ if DOWNLOAD_PENDING:
             "../../envs/featurize.yaml"
         params:
             audio_dir=config["audio_dir"],
+            max_unpacked_gb=DOWNLOAD["max_unpacked_gb"],
         script:
             "../scripts/unpack_dataset.py"
