@@ -10,8 +10,14 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
 sys.path.insert(0, f"{workflow.basedir}/workflow")
+from genreflow.config import typed_as_schema
+
+# --config values inside braces arrive as strings; give them the schema's types first
+config.update(typed_as_schema(config, f"{workflow.basedir}/config/schema.yaml"))
+
+
+validate(config, "config/schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

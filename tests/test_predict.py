@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_snakemake, tone, write_audio
-from genreflow.blocks import is_declarable, write_index
+from genreflow.blocks import is_declarable, safe_id, write_index
 from genreflow.predict import (
     classify_block,
     discover,
     make_predict_plan,
     predictions_table,
     read_predictions_csv,
-    safe_id,
     write_predictions_csv,
 )
 from genreflow.recipe import TrainSettings

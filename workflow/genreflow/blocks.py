@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -39,6 +40,8 @@ _NUMBERED = re.compile(r"\.(\d+)$")
 # Snakemake reads "{name}" in a path as a wildcard, with no way to escape it; such paths cannot
 # be declared as rule inputs (broader than Snakemake's own pattern, on purpose).
 _BRACED = re.compile(r"\{[^{}]*\}")
+SLUG_MAX = 48
+HASH_CHARS = 10
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,23 @@ def block_name(key: str, block_size: int, hash_blocks: int) -> str:
         return f"{int(numbered[1]) // block_size * block_size:05d}"
     digest = int(hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16)
     return f"h{digest % hash_blocks:02d}"
+
+
+def display_path(relpath: str) -> str:
+    """A printable form of a file name that is not valid UTF-8 (undecodable bytes as \\xNN)."""
+    return os.fsencode(relpath).decode("utf-8", "backslashreplace")
+
+
+def slugify(relpath: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", display_path(relpath)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", ascii_name).strip("._-")
+    return slug[:SLUG_MAX].rstrip("._-") or "file"
+
+
+def safe_id(relpath: str) -> str:
+    """Readable and unique: the slug alone can collide ('a b' vs 'a_b'), the hash cannot."""
+    digest = hashlib.sha1(os.fsencode(relpath)).hexdigest()[:HASH_CHARS]
+    return f"{slugify(relpath)}-{digest}"
 
 
 def is_declarable(path: str) -> bool:

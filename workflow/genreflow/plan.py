@@ -8,12 +8,14 @@ of its block's rule at every run, and Snakemake decides which jobs run.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .blocks import Block, Item, block_name, plan_blocks
+from .blocks import Block, Item, block_name, plan_blocks, safe_id
+from .config import ConfigError
 from .demo import demo_track_ids
 from .tracks import Rejection, Track, discover_tracks, sniff_content
 
@@ -21,14 +23,12 @@ DEMO_AUDIO_DIR = "results/demo/audio"
 SPECTROGRAM_ROOT = "results/spectrograms"
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot work; the message starts with the offending key."""
-
-
 @dataclass
 class Plan:
     blocks: dict[str, Block]
     ignored: list[Rejection] = field(default_factory=list)  # files that are not tracks at all
+    missing: list[Rejection] = field(default_factory=list)  # sheet rows whose file does not exist
+    fixed_split: dict[str, str] = field(default_factory=dict)  # track -> split, from the sheet
 
     @property
     def tracks(self) -> list[Item]:
@@ -38,7 +38,8 @@ class Plan:
     @property
     def rejected(self) -> list[Rejection]:
         """Audio files left out at start-up, with the reason."""
-        return [Rejection(item.audio, reason, item.label, item.key) for b in self.blocks.values() for item, reason in b.left_out]
+        left_out = [Rejection(item.audio, reason, item.label, item.key) for b in self.blocks.values() for item, reason in b.left_out]
+        return self.missing + left_out
 
     @property
     def indexes(self) -> list[str]:
@@ -72,37 +73,87 @@ def check_audio_dir(audio_dir: str, genres: list[str]) -> None:
         raise ConfigError(f"audio_dir: '{audio_dir}' contains '{{' or '}}'; rename the folder (Snakemake reads braces as wildcards)")
     if not root.is_dir():
         raise ConfigError(f"audio_dir: '{audio_dir}' is not a folder (set audio_dir, or download.url to fetch it)")
+    unnamed = [g for g in genres if not re.fullmatch(r"[a-z]+", g)]
+    if unnamed:
+        raise ConfigError(
+            f"genres: {unnamed} cannot prefix GTZAN-layout file names (<genre>.NNNNN.wav takes lower-case letters); "
+            "list such a collection in a sample sheet (tracks)"
+        )
     missing = [g for g in genres if not (root / g).is_dir()]
     if missing:
         raise ConfigError(f"genres: no folder for {missing} in audio_dir '{audio_dir}' (unknown genre?)")
 
 
-def find_tracks(config: dict) -> tuple[list[Track], list[Rejection]]:
+@dataclass
+class Collection:
+    """What the workflow works on: a GTZAN-layout folder or a sample sheet, before any check."""
+
+    items: list[Item]
+    ignored: list[Rejection] = field(default_factory=list)
+    missing: list[Rejection] = field(default_factory=list)
+    fixed_split: dict[str, str] = field(default_factory=dict)
+
+
+def genre_folders(audio_dir: str) -> list[str]:
+    """The genres of a GTZAN-layout folder when the config lists none: its sub-folders."""
+    return sorted(e.name for e in os.scandir(audio_dir) if e.is_dir() and not e.name.startswith("."))
+
+
+def find_tracks(config: dict) -> Collection:
     """The tracks in ``audio_dir`` (names only: nothing is opened), and what is not a track."""
     genres = config["genres"]
     if is_demo(config["audio_dir"]):
-        return demo_tracks(genres, config["demo"]["tracks_per_genre"]), []
+        return Collection([as_item(t) for t in demo_tracks(genres, config["demo"]["tracks_per_genre"])])
     check_audio_dir(config["audio_dir"], genres)
-    return discover_tracks(config["audio_dir"], genres)
+    tracks, ignored = discover_tracks(config["audio_dir"], genres)
+    return Collection([as_item(t) for t in tracks], ignored)
+
+
+def sheet_collection(table, sheet: str, genres: list[str]) -> Collection:
+    """The tracks of a sample sheet (a validated table: path, genre, optional split).
+
+    Paths are relative to the sheet's folder unless absolute; any file name works, since every
+    track gets a safe id (slug + hash of its path) that names its spectrogram. Rows of genres not
+    in ``genres``, files listed twice (however the path is spelt: the same audio in train and
+    test would inflate every score) and files that do not exist are reported, never used.
+    """
+    base = os.path.dirname(os.path.abspath(sheet))
+    collection, seen = Collection([]), {}
+    fixed = "split" in table.columns
+    for number, row in enumerate(table.to_dict("records"), start=2):  # row 1 is the header
+        path, genre = row["path"], row["genre"]
+        audio = path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
+        key, real = safe_id(path), os.path.realpath(audio)
+        if genre not in genres:
+            collection.ignored.append(Rejection(audio, f"genre '{genre}' is not in genres (sheet row {number})", genre, key))
+        elif real in seen:
+            collection.ignored.append(Rejection(audio, f"the same file as sheet row {seen[real]} (sheet row {number})", genre, key))
+        elif not os.path.isfile(audio):
+            collection.missing.append(Rejection(audio, f"no such file (sheet row {number})", genre, key))
+        else:
+            seen[real] = number
+            collection.items.append(Item(key, audio, spectrogram_path(genre, key), genre, path))
+            if fixed:
+                collection.fixed_split[key] = row["split"]
+    return collection
 
 
 def make_plan(
-    tracks: list[Track],
-    ignored: list[Rejection],
+    collection: Collection,
     config: dict,
     decided: dict[str, str] | None = None,
     sniff: Callable[[str], str | None] = sniff_content,
 ) -> Plan:
     featurize = config["featurize"]
     blocks = plan_blocks(
-        [as_item(t) for t in tracks],
+        collection.items,
         block_of=lambda key: block_name(key, featurize["block_size"], featurize["hash_blocks"]),
         index_of=index_path,
         known_bad=set(config["known_bad_tracks"]),
         sniff=sniff,
         decided=decided,
     )
-    return Plan(blocks, ignored)
+    return Plan(blocks, collection.ignored, collection.missing, collection.fixed_split)
 
 
 def rejection_summary(rejected: list[Rejection], limit: int = 20) -> str:
@@ -122,10 +173,11 @@ def check_plan(plan: Plan, config: dict, workflow_root: str = ".") -> None:
     tracks = plan.tracks
     if not tracks:
         why = f"\n{rejection_summary(rejected)}" if rejected else ""
-        raise ConfigError(f"audio_dir: no usable track in '{config['audio_dir']}' (empty dataset){why}")
-    if config["split"]["method"] != "fault_filtered":
+        source = f"tracks: no usable track in the sheet '{config['tracks']}'" if config["tracks"] else f"audio_dir: no usable track in '{config['audio_dir']}'"
+        raise ConfigError(f"{source} (empty dataset){why}")
+    if not plan.fixed_split and config["split"]["method"] != "fault_filtered":
         check_split_counts(tracks, config["genres"], config["split"]["ratios"])
-    check_split(tracks, config["genres"], config["split"], workflow_root)
+    check_split(tracks, config["genres"], config["split"], workflow_root, plan.fixed_split)
 
 
 def check_split_counts(tracks: list[Item], genres: list[str], ratios: dict[str, float]) -> None:
@@ -142,14 +194,14 @@ def check_split_counts(tracks: list[Item], genres: list[str], ratios: dict[str, 
         )
 
 
-def check_split(tracks: list[Item], genres: list[str], split_config: dict, workflow_root: str = ".") -> None:
+def check_split(tracks: list[Item], genres: list[str], split_config: dict, workflow_root: str = ".", fixed: dict | None = None) -> None:
     """Run the split on the track ids now (it is cheap), so that a genre left without training
     tracks fails at start-up instead of after featurisation."""
     from .split import Entry, SplitError, assign
 
     entries = [Entry(t.key, t.label, t.png) for t in tracks]
     try:
-        assign(entries, split_config, genres, workflow_root)
+        assign(entries, split_config, genres, workflow_root, fixed)
     except (SplitError, OSError) as err:
         raise ConfigError(
             f"split: {err} with split.method '{split_config['method']}' on {len(tracks)} usable tracks "

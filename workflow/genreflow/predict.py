@@ -9,25 +9,18 @@ rejection table show the original relative path.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
 from .atomic import sha256_of
-from .blocks import OK, Block, Item, block_name, plan_blocks, read_index
+from .blocks import OK, Block, Item, block_name, display_path, plan_blocks, read_index, safe_id
 from .tables import read_table, write_table
 from .params import SpectrogramParams
 from .recipe import TrainSettings
 from .tracks import sniff_audio
-
-SLUG_MAX = 48
-HASH_CHARS = 10
-
 
 @dataclass(frozen=True)
 class PredictFile:
@@ -61,23 +54,6 @@ class PredictPlan:
 
 def predict_root(name: str) -> str:
     return f"results/predict/{name}"
-
-
-def display_path(relpath: str) -> str:
-    """A printable form of a file name that is not valid UTF-8 (undecodable bytes as \\xNN)."""
-    return os.fsencode(relpath).decode("utf-8", "backslashreplace")
-
-
-def slugify(relpath: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", display_path(relpath)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", ascii_name).strip("._-")
-    return slug[:SLUG_MAX].rstrip("._-") or "file"
-
-
-def safe_id(relpath: str) -> str:
-    """Readable and unique: the slug alone can collide ('a b' vs 'a_b'), the hash cannot."""
-    digest = hashlib.sha1(os.fsencode(relpath)).hexdigest()[:HASH_CHARS]
-    return f"{slugify(relpath)}-{digest}"
 
 
 def discover(audio_dir: str) -> tuple[list[PredictFile], list[Skipped]]:

@@ -173,11 +173,16 @@ def build_tree(tree_dirs: Mapping[str, str | os.PathLike], rows: list[dict[str, 
             link_or_copy(source, Path(tree_dirs[row["split"]]) / row["genre"] / source.name)
 
 
-def assign(entries: list[Entry], split_config: Mapping, genres: list[str], workflow_root: str | os.PathLike = ".") -> tuple[dict[str, str], list[str]]:
-    """Dispatch on ``split.method``; returns the assignment and warnings worth logging."""
+def assign(
+    entries: list[Entry], split_config: Mapping, genres: list[str], workflow_root: str | os.PathLike = ".", fixed: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Dispatch on ``split.method``; a sample sheet's split column (``fixed``) overrides it.
+    Returns the assignment and warnings worth logging."""
     method, seed = split_config["method"], split_config["seed"]
     warnings: list[str] = []
-    if method == "hash":
+    if fixed:
+        assignment = {e.track: fixed[e.track] for e in entries}
+    elif method == "hash":
         assignment = split_by_hash(entries, split_config["ratios"], seed)
     elif method == "ratio":
         assignment = split_stratified(entries, split_config["ratios"], seed)

@@ -17,13 +17,19 @@ from genreflow.blocks import (
 )
 from genreflow.download import archive_name, expected_tracks
 from genreflow.params import SpectrogramParams
+from genreflow.config import ConfigError, check_settings
+from genreflow.demo import GTZAN_GENRES
 from genreflow.plan import (
-    ConfigError,
+    Collection,
+    as_item,
     check_plan,
     find_tracks,
+    genre_folders,
     make_plan,
-    rejection_summary,
+    sheet_collection,
 )
+from genreflow.tables import read_table
+from snakemake.utils import validate
 from genreflow.predict import make_predict_plan, read_predictions_csv
 from genreflow.summary import one_line_summary
 from snakemake.exceptions import WorkflowError
@@ -67,21 +73,43 @@ def publish_decisions(collection, blocks):
 
 
 DOWNLOAD = config["download"]
+
+
+def find_collection():
+    """The tracks, from a sample sheet or a GTZAN-layout folder; a configured download that has
+    not happened yet gives the tracks its archive holds. Returns (collection, download pending).
+    """
+    if config["tracks"]:
+        try:
+            sheet = read_table(config["tracks"])
+        except (OSError, ValueError) as err:
+            raise ConfigError(
+                f"tracks: cannot read the sheet '{config['tracks']}' ({err})"
+            )
+        validate(sheet, "../../config/tracks.schema.yaml")
+        config["genres"] = config["genres"] or sorted(sheet["genre"].unique())
+        return sheet_collection(sheet, config["tracks"], config["genres"]), False
+    if not config["genres"]:
+        config["genres"] = (
+            genre_folders(config["audio_dir"])
+            if os.path.isdir(config["audio_dir"])
+            else list(GTZAN_GENRES)
+        )
+    pending = bool(DOWNLOAD["url"]) and not os.path.isdir(config["audio_dir"])
+    if not pending:
+        found = find_tracks(config)
+        if found.items or not DOWNLOAD["url"]:
+            return found, False
+    tracks = expected_tracks(config["audio_dir"], config["genres"], DOWNLOAD)
+    return Collection([as_item(t) for t in tracks]), True
+
+
 try:
-    TRACKS, IGNORED = find_tracks(config)
-    # a configured download that has not happened yet: plan the tracks the archive holds
-    DOWNLOAD_PENDING = bool(DOWNLOAD["url"]) and not TRACKS
-except ConfigError as err:
-    DOWNLOAD_PENDING = bool(DOWNLOAD["url"]) and not os.path.isdir(config["audio_dir"])
-    if not DOWNLOAD_PENDING:
-        raise WorkflowError(f"Invalid configuration: {err}")
-if DOWNLOAD_PENDING:
-    TRACKS, IGNORED = (
-        expected_tracks(config["audio_dir"], config["genres"], DOWNLOAD),
-        [],
-    )
-try:
-    PLAN = make_plan(TRACKS, IGNORED, config, decided_at_submission("spectrograms"))
+    check_settings(config)
+    COLLECTION, DOWNLOAD_PENDING = find_collection()
+    if len(config["genres"]) < 2:
+        raise ConfigError(f"genres: at least two are needed, not {config['genres']}")
+    PLAN = make_plan(COLLECTION, config, decided_at_submission("spectrograms"))
     check_plan(PLAN, config, workflow.basedir)
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}")
@@ -163,7 +191,7 @@ def download_target(wildcards):
         raise WorkflowError(
             "download.url is not set: nothing to download (audio_dir is used as it is)"
         )
-    return [t.audio for t in TRACKS] if DOWNLOAD_PENDING else []
+    return [t.audio for t in COLLECTION.items] if DOWNLOAD_PENDING else []
 
 
 # --- run hooks (hooks.smk) ---

@@ -31,7 +31,7 @@ if DOWNLOAD_PENDING:
         input:
             ARCHIVE,
         output:
-            [t.audio for t in TRACKS],
+            [t.audio for t in COLLECTION.items],
         log:
             "results/logs/unpack_dataset.log",
         conda:

@@ -22,5 +22,6 @@ rule split:
     params:
         genres=config["genres"],
         split=config["split"],
+        fixed=PLAN.fixed_split,  # a sample sheet's split column
     script:
         "../scripts/split.py"
