@@ -17,10 +17,7 @@ def track_windows(png_path: str, settings: TrainSettings, spec: SpectrogramParam
     """The model inputs that make up one track: sliding windows, or the blog's one resized image."""
     image = data.read_png(png_path)
     if settings.recipe == "blog":
-        import tensorflow as tf
-
-        resized = tf.image.resize(image[None].astype(np.float32), (settings.image_size, settings.image_size), method="bilinear")
-        return resized.numpy()
+        return data.blog_picture(image, settings.image_size)[None]
     from .training import hop_frames, window_frames
 
     return data.sliding_windows(image, window_frames(settings, spec), hop_frames(settings, spec))

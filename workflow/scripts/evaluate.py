@@ -10,7 +10,7 @@ from genreflow.runtime import configure
 
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
-configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settings.deterministic)
+configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settings.deterministic, settings.backend)
 
 import keras
 

@@ -10,7 +10,7 @@ from genreflow.runtime import configure
 
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
-configure(0, snakemake.threads, "off", "off", settings.deterministic)
+configure(0, snakemake.threads, "off", "off", settings.deterministic, settings.backend)
 classify_files(
     snakemake.input.model,
     list(snakemake.input.pngs),
