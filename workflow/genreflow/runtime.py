@@ -8,7 +8,6 @@ Keras 3 runs the same model code on TensorFlow, JAX or PyTorch; the backend is f
 
 from __future__ import annotations
 
-import importlib.abc
 import logging
 import os
 import sys
@@ -24,7 +23,7 @@ class Runtime:
     backend: str
     gpu: bool
     mixed_precision: bool
-    xla: bool  # compile the training step: XLA on TensorFlow, always on JAX, torch.compile on PyTorch
+    xla: bool  # the training step is compiled with XLA: TensorFlow when asked, JAX always, PyTorch never
 
 
 def _switch(value: str | bool, gpu: bool) -> bool:
@@ -42,26 +41,12 @@ def resolve_backend(setting: str = "auto") -> str:
     return backend
 
 
-class _NoTensorFlow(importlib.abc.MetaPathFinder):
-    """Refuses ``import tensorflow``. On JAX and PyTorch, Keras imports TensorFlow when it is
-    installed merely to seed it (``keras.utils.set_random_seed``): measured 3.6 s of start-up per
-    job here, and on a GPU a second framework that reserves GPU memory. Keras treats the refused
-    import as "TensorFlow not installed"; anything that really needs it fails loudly."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"{name}: this process runs Keras on another backend and keeps TensorFlow out", name=name)
-        return None
-
-
 def select_backend(backend: str) -> None:
     """Make ``backend`` the one ``import keras`` loads; an already imported Keras must agree."""
     keras = sys.modules.get("keras")
     if keras is not None and keras.backend.backend() != backend:
         raise RuntimeError(f"keras was imported with the {keras.backend.backend()} backend before {backend} was chosen")
     os.environ["KERAS_BACKEND"] = backend
-    if backend != "tensorflow" and "tensorflow" not in sys.modules and not any(isinstance(f, _NoTensorFlow) for f in sys.meta_path):
-        sys.meta_path.insert(0, _NoTensorFlow())
 
 
 def _set_up_tensorflow(threads: int, deterministic: bool) -> bool:
@@ -122,17 +107,38 @@ _SET_UP = {"tensorflow": _set_up_tensorflow, "jax": _set_up_jax, "torch": _set_u
 def _compiles(backend: str, xla: str | bool, gpu: bool, deterministic: bool) -> bool:
     """Whether Keras compiles the training step. JAX always does, with XLA (op by op it is many
     times slower). On TensorFlow it means XLA, which Keras itself turns off under op determinism
-    (not every XLA kernel is deterministic): ``deterministic: true`` wins. On PyTorch it means
-    torch.compile, which ``auto`` leaves off: it is not XLA, and its compile time and
-    recompiles for new batch shapes have not been measured here."""
+    (not every XLA kernel is deterministic): ``deterministic: true`` wins. PyTorch has no XLA
+    here, and Keras' jit_compile there means torch.compile, which failed on this training step
+    (torch 2.11 inductor, on the partial last batch): its steps run eagerly."""
     if backend == "jax":
         return True
     if backend == "torch":
-        return _switch(xla, False)
+        if _switch(xla, gpu) and xla != "auto":
+            log.warning("xla: %s does not apply on PyTorch; its training steps run eagerly", xla)
+        return False
     wanted = _switch(xla, gpu)
     if wanted and deterministic:
         log.warning("XLA stays off: TensorFlow op determinism (train.deterministic) excludes it")
     return wanted and not deterministic
+
+
+def seed_everything(seed: int, backend: str) -> None:
+    """``keras.utils.set_random_seed`` (Python, numpy, the backend, Keras' global generator).
+
+    On JAX and PyTorch it would also import TensorFlow, whenever installed (it is, with
+    envs/train.yaml), only to seed it: measured 5 s of start-up per job here, and on a GPU a
+    second framework that reserves GPU memory. For that call TensorFlow looks uninstalled to
+    Keras (None in sys.modules), which Keras remembers, so the process never loads it."""
+    import keras
+
+    hide = backend != "tensorflow" and "tensorflow" not in sys.modules
+    if hide:
+        sys.modules["tensorflow"] = None
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        if hide:
+            del sys.modules["tensorflow"]
 
 
 def configure(seed: int, threads: int, mixed_precision: str | bool, xla: str | bool, deterministic: bool, backend: str = "auto") -> Runtime:
@@ -141,7 +147,7 @@ def configure(seed: int, threads: int, mixed_precision: str | bool, xla: str | b
     gpu = _SET_UP[name](threads, deterministic)
     import keras
 
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed, name)
     runtime = Runtime(backend=name, gpu=gpu, mixed_precision=_switch(mixed_precision, gpu), xla=_compiles(name, xla, gpu, deterministic))
     keras.mixed_precision.set_global_policy("mixed_float16" if runtime.mixed_precision else "float32")
     log.info("runtime: %s, seed %d, %d threads, deterministic=%s", runtime, seed, threads, deterministic)
