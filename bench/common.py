@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
@@ -101,3 +102,10 @@ def peak_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
+    """The hidden options with which a benchmark runs one of its variants in a subprocess."""
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for name in names:
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import GENRES, REPO, epoch_timer, machine, peak_rss_mib, table
+from common import GENRES, epoch_timer, machine, peak_rss_mib, table, worker_arguments
 
 SEED = 42  # the workflow's default train.seeds
 
@@ -174,13 +174,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30, help="the default recipe's 30")
     parser.add_argument("--cpu-epochs", type=int, default=3, help="epochs of the --cpu-backends rows")
     parser.add_argument("--nondeterministic", action="store_true", help="train.deterministic: false")
-    parser.add_argument("--xla", default="auto", help="train.xla (PyTorch: on = torch.compile)")
+    parser.add_argument("--xla", default="auto", help="train.xla (no effect on PyTorch)")
     parser.add_argument("--data", type=Path, help="folder for the spectrograms, kept for later runs (default: a temporary one)")
     parser.add_argument("--table", type=Path, help="also write the table to this file")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", help=argparse.SUPPRESS)
-    parser.add_argument("--rows", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    worker_arguments(parser, "backend", "rows", "out")
     args = parser.parse_args()
     if args.worker:
         return worker(args)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, epoch_timer, machine, table
+from common import REPO, epoch_timer, machine, table, worker_arguments
 
 GENRES = ["g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9"]
 
@@ -131,10 +131,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="epochs per fit; the first is not counted")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of all variants")
     parser.add_argument("--before", default="13320bb", help="git revision of the tf.data pipeline")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--workflow", help=argparse.SUPPRESS)
-    parser.add_argument("--rows", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    worker_arguments(parser, "workflow", "rows", "out")
     args = parser.parse_args()
     if args.worker:
         return worker(args)

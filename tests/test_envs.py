@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata as metadata
 import json
+import os
 import re
 import subprocess
 import sys
@@ -66,9 +67,10 @@ KERAS_BACKENDS = {"tensorflow", "jax", "torch"}
 
 def introspect(root: Path, backend: str) -> list[dict]:
     write_audio(root / "to_classify" / "clip.wav", tone(1.0))
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # "auto" means TensorFlow here
     proc = subprocess.run(
         [sys.executable, "-c", INTROSPECT, str(REPO), str(root / "work"), str(root / "to_classify"), backend],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
     line = [l for l in proc.stdout.splitlines() if l.startswith("RULES=")][-1]

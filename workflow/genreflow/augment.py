@@ -1,8 +1,8 @@
 """Training-time augmentation as Keras layers, on every backend: SpecAugment masks and the blog's
 shear/zoom/flip. The masks run inside the compiled training step (:func:`with_masks`), where the
 model runs (the GPU, when there is one), and never at inference; the saved model is the bare
-classifier, with no random layers in it. The blog's layers cannot be compiled and run on each
-batch instead, as does mixup (``training.TrainingBatches``)."""
+classifier, with no random layers in it. The blog's layers, which Keras cannot compile, run on
+each batch of the input instead, as mixup does (``training.TrainingBatches``)."""
 
 from __future__ import annotations
 

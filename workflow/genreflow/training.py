@@ -51,9 +51,10 @@ class TrainingBatches(keras.utils.PyDataset):
     batch) alone, so a fixed seed gives the same batches on every backend, in any order. One
     worker: a batch is a few numpy slices (bench/input_pipeline.py measures it).
 
-    ``augment`` (Keras layers) is applied to each batch here, on the backend's device, for layers
-    that cannot be compiled into the training step: one such layer (Keras marks RandomZoom
-    ``supports_jit=False``) would make Keras run the whole step uncompiled."""
+    ``augment`` (Keras layers, drawing from their own seeded generator in call order) is applied
+    to each batch here, on the backend's device, for layers that cannot be compiled into the
+    training step: one such layer (Keras marks RandomZoom ``supports_jit=False``) would make
+    Keras run the whole step uncompiled."""
 
     def __init__(self, images, onehot, batch_size: int, seed: int, draws_per_track: int = 1, width: int | None = None, mixup_alpha: float = 0.0, augment=None):
         super().__init__()
