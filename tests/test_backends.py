@@ -6,7 +6,6 @@ and no TensorFlow in a JAX process. Each backend runs in a process of its own
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from tiny_training import ALL_BACKENDS, TINY
+from tiny_training import ALL_BACKENDS, TINY, missing
 
 DRIVER = REPO / "tests" / "backend_driver.py"
 
@@ -62,8 +61,8 @@ def test_same_seed_same_model_and_metrics_other_seed_differs(trained, backend):
 )
 def test_a_model_saved_on_one_backend_predicts_the_same_on_another(trained, tmp_path, trained_on, predicted_on):
     for name in (trained_on, predicted_on):
-        if name != "tensorflow" and importlib.util.find_spec(name) is None:
-            pytest.skip(f"{name} is not installed")
+        if missing(name):
+            pytest.skip(missing(name))
     source = trained(trained_on)
     run = source["runs"][0]
     pngs = tmp_path / "pngs.json"

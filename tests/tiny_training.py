@@ -39,14 +39,20 @@ def tiny_dataset(root: Path, per_genre: int = 6, height: int = 16, width: int = 
     return rows
 
 
+MISSING = {
+    "jax": "jax is not installed (pip install -r requirements-dev.txt)",
+    "torch": "torch is not installed: optional, its CPU wheels are too large for CI (bench/gpu_check.py runs it on a GPU)",
+}
+
+
+def missing(backend: str) -> str | None:
+    """Why ``backend`` cannot run here, or None (TensorFlow is always there)."""
+    return MISSING[backend] if backend in MISSING and importlib.util.find_spec(backend) is None else None
+
+
 def backend_param(name: str):
     """A test parameter that skips, with the reason, where the backend is not installed."""
-    reasons = {
-        "jax": "jax is not installed (pip install -r requirements-dev.txt)",
-        "torch": "torch is not installed: optional, its CPU wheels are too large for CI (bench/gpu_check.py runs it on a GPU)",
-    }
-    missing = name in reasons and importlib.util.find_spec(name) is None
-    return pytest.param(name, marks=pytest.mark.skipif(missing, reason=reasons.get(name, "")), id=name)
+    return pytest.param(name, marks=pytest.mark.skipif(missing(name) is not None, reason=missing(name) or ""), id=name)
 
 
 CI_BACKENDS = [backend_param("tensorflow"), backend_param("jax")]
