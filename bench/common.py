@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
@@ -70,3 +71,41 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def epoch_timer():
+    """A Keras callback that records, per epoch, the seconds of its training steps (up to the
+    validation pass) and of the whole epoch. Keras is imported here, after the caller chose
+    its backend."""
+    import keras
+
+    class EpochTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.train_s: list[float] = []
+            self.epoch_s: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begin = time.perf_counter()
+
+        def on_test_begin(self, logs=None):
+            self.train_s.append(time.perf_counter() - self.begin)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_s.append(time.perf_counter() - self.begin)
+
+    return EpochTimes()
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
+    """The hidden options with which a benchmark runs one of its variants in a subprocess."""
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for name in names:
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)

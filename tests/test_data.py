@@ -7,7 +7,10 @@ import pytest
 
 from genreflow import data
 
-tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from genreflow.augment import SpecAugment, with_masks  # noqa: E402
+from genreflow.training import TrainingBatches  # noqa: E402
 
 
 def column_coded(n_tracks: int, height: int = 16, width: int = 200) -> np.ndarray:
@@ -17,38 +20,53 @@ def column_coded(n_tracks: int, height: int = 16, width: int = 200) -> np.ndarra
     return np.broadcast_to(1000 * (tracks + 1) + cols, (n_tracks, height, width)).astype(np.uint16)
 
 
-def seed(*values: int) -> tf.Tensor:
-    return tf.constant(list(values), dtype=tf.int64)
+def one_epoch(batches: TrainingBatches) -> list[tuple[np.ndarray, np.ndarray]]:
+    epoch = [batches[i] for i in range(len(batches))]
+    batches.on_epoch_end()
+    return epoch
 
 
 # --- random windows ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("width", [1, 43, 200])
-def test_random_window_is_a_contiguous_crop_of_the_image(width):
-    image = column_coded(1)[0]
-    for i in range(20):
-        window = data.random_window(tf.constant(image), width, seed(i, 7)).numpy()
-        assert window.shape == (16, width)
-        start = int(window[0, 0]) - 1000
-        np.testing.assert_array_equal(window, image[:, start : start + width])
+def test_random_windows_are_contiguous_crops_of_their_track(width):
+    images = column_coded(3)
+    tracks, starts = data.epoch_draws(3, 10, 200, width, seed=7, epoch=0)
+    windows = data.crop_windows(images, tracks, starts, width)
+    assert windows.shape == (30, 16, width, 1) and windows.dtype == np.float32
+    for window, track, start in zip(windows[..., 0], tracks, starts):
+        np.testing.assert_array_equal(window, images[track, :, start : start + width])
+    assert width == 200 or len(set(starts)) > 1, "the start is random"
 
 
-def test_random_window_pads_a_short_image_with_silence():
-    image = np.full((16, 30), 9, dtype=np.uint8)
-    window = data.random_window(tf.constant(image), 43, seed(1, 2)).numpy()
-    assert window.shape == (16, 43)
-    np.testing.assert_array_equal(window[:, :30], 9)
-    np.testing.assert_array_equal(window[:, 30:], 0)
+def test_a_short_image_is_padded_with_silence():
+    padded = data.pad_to_width(np.full((1, 16, 30), 9, dtype=np.uint8), 43)
+    assert padded.shape == (1, 16, 43)
+    np.testing.assert_array_equal(padded[..., :30], 9)
+    np.testing.assert_array_equal(padded[..., 30:], 0)
+    tracks, starts = data.epoch_draws(1, 3, 43, 43, seed=1, epoch=0)
+    assert set(starts) == {0}
+    assert data.pad_to_width(np.zeros((2, 16, 50), np.uint8), 43).shape == (2, 16, 50), "long enough: unchanged"
 
 
-def test_training_windows_never_mix_tracks_and_carry_their_own_label():
+def test_epoch_draws_take_every_track_equally_often_and_depend_on_seed_and_epoch():
+    tracks, starts = data.epoch_draws(5, 3, 200, 43, seed=3, epoch=0)
+    assert sorted(tracks) == sorted(list(range(5)) * 3)
+    again = data.epoch_draws(5, 3, 200, 43, seed=3, epoch=0)
+    np.testing.assert_array_equal(tracks, again[0])
+    np.testing.assert_array_equal(starts, again[1])
+    for other in (data.epoch_draws(5, 3, 200, 43, seed=3, epoch=1), data.epoch_draws(5, 3, 200, 43, seed=4, epoch=0)):
+        assert not (np.array_equal(tracks, other[0]) and np.array_equal(starts, other[1]))
+
+
+def test_training_batches_never_mix_tracks_and_carry_their_own_label():
     images = column_coded(6)
     labels = np.array([0, 1, 2, 0, 1, 2])
-    ds = data.training_windows(images, labels, 3, width=43, batch_size=4, seed=5, windows_per_track=3)
+    batches = TrainingBatches(images, np.eye(3, dtype=np.float32)[labels], batch_size=4, seed=5, draws_per_track=3, width=43)
     seen = []
-    for windows, onehot in ds:
-        for window, y in zip(windows.numpy()[..., 0], onehot.numpy()):
+    for windows, onehot in one_epoch(batches):
+        for window, y in zip(windows[..., 0], onehot):
             track = int(window[0, 0]) // 1000 - 1
             # every pixel of the window belongs to the same track, and columns are contiguous
             assert np.all(window // 1000 - 1 == track)
@@ -57,20 +75,27 @@ def test_training_windows_never_mix_tracks_and_carry_their_own_label():
             seen.append(track)
     # one epoch = windows_per_track draws of every track
     assert sorted(seen) == sorted(list(range(6)) * 3)
+    assert len(batches) == 5
 
 
-def test_training_windows_are_seeded_and_differ_between_epochs():
-    images = column_coded(4)
-
+def test_training_batches_are_seeded_and_differ_between_epochs():
     def epochs(seed_value):
-        ds = data.training_windows(images, np.arange(4), 4, 43, 4, seed_value, augment=dict(freq_masks=1, freq_max=4, time_masks=1, time_max=8))
-        return [np.concatenate([w.numpy() for w, _ in ds]) for _ in range(2)]
+        batches = TrainingBatches(column_coded(4), np.eye(4, dtype=np.float32), 4, seed_value, width=43, mixup_alpha=0.3)
+        return [np.concatenate([w for w, _ in one_epoch(batches)]) for _ in range(2)]
 
     first, again, other = epochs(3), epochs(3), epochs(4)
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
     assert not np.array_equal(first[0], first[1]), "each epoch draws new windows"
     assert not np.array_equal(first[0], other[0])
+
+
+def test_a_batch_is_the_same_whatever_order_it_is_asked_for_in():
+    batches = TrainingBatches(column_coded(8), np.eye(8, dtype=np.float32), 4, seed=2, width=43, mixup_alpha=0.3)
+    backwards = [batches[i] for i in reversed(range(len(batches)))][::-1]
+    for (w1, y1), (w2, y2) in zip(backwards, [batches[i] for i in range(len(batches))]):
+        np.testing.assert_array_equal(w1, w2)
+        np.testing.assert_array_equal(y1, y2)
 
 
 # --- sliding windows ---------------------------------------------------------------------
@@ -107,40 +132,49 @@ def test_frames_for_matches_the_spectrogram_hop():
     assert data.frames_for(0.001, 22050, 512) == 1
 
 
-# --- SpecAugment ---------------------------------------------------------------------------
+# --- SpecAugment (a Keras layer in the training step) --------------------------------------
+
+
+def masked(image: np.ndarray, layer: SpecAugment, copies: int = 1) -> np.ndarray:
+    batch = np.repeat(image[None, ..., None], copies, axis=0)
+    return keras.ops.convert_to_numpy(layer(batch, training=True))[..., 0]
 
 
 @pytest.mark.parametrize("axis", [0, 1])
-def test_mask_band_zeroes_one_bounded_band_and_nothing_else(axis):
+def test_a_mask_zeroes_one_bounded_band_per_example_and_nothing_else(axis):
     image = np.random.default_rng(0).uniform(1, 255, (32, 60)).astype(np.float32)
-    widths = set()
-    for i in range(50):
-        masked = data.mask_band(tf.constant(image), axis, 10, seed(i, 1)).numpy()
-        zero = np.all(masked == 0, axis=1 - axis)  # rows (axis 0) or columns (axis 1) zeroed
+    layer = SpecAugment(freq_masks=1 - axis, freq_max=10, time_masks=axis, time_max=10, seed=1)
+    widths, places = set(), set()
+    for out in masked(image, layer, copies=50):
+        zero = np.all(out == 0, axis=1 - axis)  # rows (axis 0) or columns (axis 1) zeroed
         kept = ~zero
-        np.testing.assert_array_equal(np.compress(kept, masked, axis=axis), np.compress(kept, image, axis=axis))
+        np.testing.assert_array_equal(np.compress(kept, out, axis=axis), np.compress(kept, image, axis=axis))
         where = np.flatnonzero(zero)
-        width = len(where)
-        assert width <= 10
-        if width:
-            assert np.array_equal(where, np.arange(where[0], where[0] + width)), "one contiguous band"
-        widths.add(width)
-    assert len(widths) > 3, "the width is random"
+        assert len(where) <= 10
+        if len(where):
+            assert np.array_equal(where, np.arange(where[0], where[0] + len(where))), "one contiguous band"
+            places.add(where[0])
+        widths.add(len(where))
+    assert len(widths) > 3 and len(places) > 3, "width and place are random, per example"
 
 
-def test_mask_band_is_repeatable_for_a_seed():
-    image = tf.constant(np.arange(32 * 60, dtype=np.float32).reshape(32, 60) + 1)
-    a = data.mask_band(image, 1, 20, seed(3, 4)).numpy()
-    b = data.mask_band(image, 1, 20, seed(3, 4)).numpy()
-    np.testing.assert_array_equal(a, b)
-    others = [data.mask_band(image, 1, 20, seed(3, i)).numpy() for i in range(5, 10)]
-    assert any(not np.array_equal(a, o) for o in others)
+def test_masks_are_repeatable_for_a_seed_and_new_at_every_step():
+    image = np.arange(32 * 60, dtype=np.float32).reshape(32, 60) + 1
+
+    def two_steps(seed):
+        layer = SpecAugment(2, 8, 2, 12, seed=seed)
+        return masked(image, layer, 8), masked(image, layer, 8)
+
+    first, again = two_steps(3), two_steps(3)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0], two_steps(4)[0])
 
 
 def test_spec_augment_bounds_the_masked_rows_and_columns():
     image = np.random.default_rng(1).uniform(1, 255, (64, 129)).astype(np.float32)
-    for i in range(20):
-        out = data.spec_augment(tf.constant(image), seed(i, 0), freq_masks=2, freq_max=8, time_masks=2, time_max=12).numpy()
+    for out in masked(image, SpecAugment(freq_masks=2, freq_max=8, time_masks=2, time_max=12, seed=0), copies=20):
         zero_rows = np.all(out == 0, axis=1).sum()
         zero_cols = np.all(out == 0, axis=0).sum()
         assert zero_rows <= 16 and zero_cols <= 24
@@ -148,30 +182,42 @@ def test_spec_augment_bounds_the_masked_rows_and_columns():
         np.testing.assert_array_equal(out[untouched], image[untouched])
 
 
-def test_no_masks_means_no_change():
+def test_no_masks_and_inference_mean_no_change():
     image = np.random.default_rng(2).uniform(1, 255, (16, 43)).astype(np.float32)
-    out = data.spec_augment(tf.constant(image), seed(0, 0), 0, 8, 0, 8).numpy()
-    np.testing.assert_array_equal(out, image)
+    np.testing.assert_array_equal(masked(image, SpecAugment(0, 8, 0, 8, seed=0)), image[None])
+    layer = SpecAugment(2, 8, 2, 8, seed=0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(image[None, ..., None], training=False))[0, ..., 0], image)
+
+
+def test_the_masks_run_only_in_training_and_stay_out_of_the_classifier():
+    classifier = keras.Sequential([keras.Input((16, 43, 1)), keras.layers.Flatten(), keras.layers.Dense(2)], name="tiny")
+    trained = with_masks(classifier, SpecAugment(1, 16, 1, 43, seed=0))
+    batch = np.ones((4, 16, 43, 1), np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(trained(batch, training=False)), keras.ops.convert_to_numpy(classifier(batch)))
+    assert not any(isinstance(layer, SpecAugment) for layer in classifier.layers)
+    assert trained.count_params() == classifier.count_params()
 
 
 # --- mixup ---------------------------------------------------------------------------------
 
 
 def test_mixup_blends_images_and_labels_with_the_same_weight():
-    rng = np.random.default_rng(3)
-    labels = tf.one_hot(rng.integers(0, 5, 16), 5)
-    # image i is constant i + 1, so a mixed image is constant lam * (i + 1) + (1 - lam) * (j + 1)
-    images = tf.constant(np.arange(1, 17, dtype=np.float32)[:, None, None, None] * np.ones((16, 4, 6, 1), np.float32))
-    mixed, mixed_labels = data.mixup(images, labels, 0.4, seed(9, 9))
-    mixed, mixed_labels = mixed.numpy(), mixed_labels.numpy()
+    # image i is constant i + 1 and has class i, so a mixed label names both partners and the
+    # weight, and the mixed image must be lam * (i + 1) + (1 - lam) * (j + 1)
+    labels = np.eye(16, dtype=np.float32)
+    images = np.arange(1, 17, dtype=np.float32)[:, None, None, None] * np.ones((16, 4, 6, 1), np.float32)
+    mixed, mixed_labels = data.mixup(images, labels, 0.4, np.random.default_rng(9))
+    assert mixed.dtype == np.float32 and mixed_labels.dtype == np.float32
     np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
     assert np.all(mixed_labels >= 0) and np.all((mixed_labels > 0).sum(axis=1) <= 2)
+    expected = mixed_labels @ np.arange(1, 17, dtype=np.float32)
+    np.testing.assert_allclose(mixed[:, 0, 0, 0], expected, rtol=1e-5)
     assert np.allclose(mixed, mixed[:, :1, :1], atol=1e-4), "each mixed image is still constant"
-    assert mixed.min() >= 1 - 1e-4 and mixed.max() <= 16 + 1e-4
     assert not np.allclose(mixed[:, 0, 0, 0], np.arange(1, 17)), "images were actually mixed"
 
 
-def test_training_windows_with_mixup_have_soft_labels_summing_to_one():
-    ds = data.training_windows(column_coded(8), np.arange(8) % 4, 4, 43, 8, seed=1, mixup_alpha=0.3)
-    for _, y in ds:
-        np.testing.assert_allclose(y.numpy().sum(axis=1), 1.0, rtol=1e-6)
+def test_training_batches_with_mixup_have_soft_labels_summing_to_one():
+    batches = TrainingBatches(column_coded(8), np.eye(4, dtype=np.float32)[np.arange(8) % 4], 8, seed=1, width=43, mixup_alpha=0.3)
+    for _, y in one_epoch(batches):
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+        assert (y.max(axis=1) < 1).any(), "labels were mixed"

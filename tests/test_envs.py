@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata as metadata
 import json
+import os
 import re
 import subprocess
 import sys
@@ -37,8 +38,8 @@ from pathlib import Path
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
 
-repo, workdir, predict_dir = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-config = {"predict": {"audio_dir": predict_dir, "name": "envcheck"}}
+repo, workdir, predict_dir, backend = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+config = {"predict": {"audio_dir": predict_dir, "name": "envcheck"}, "train": {"backend": backend}}
 with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
     workflow = api.workflow(
         resource_settings=ResourceSettings(),
@@ -59,17 +60,32 @@ print("RULES=" + json.dumps(rules))
 """
 
 
-@pytest.fixture(scope="module")
-def rules(tmp_path_factory) -> list[dict]:
-    root = tmp_path_factory.mktemp("envs")
+# Keras backends: genreflow.runtime imports only the one a run chooses, so an environment
+# provides one of them (checked below), not all.
+KERAS_BACKENDS = {"tensorflow", "jax", "torch"}
+
+
+def introspect(root: Path, backend: str) -> list[dict]:
     write_audio(root / "to_classify" / "clip.wav", tone(1.0))
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # "auto" means TensorFlow here
     proc = subprocess.run(
-        [sys.executable, "-c", INTROSPECT, str(REPO), str(root / "work"), str(root / "to_classify")],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", INTROSPECT, str(REPO), str(root / "work"), str(root / "to_classify"), backend],
+        capture_output=True, text=True, timeout=300, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
     line = [l for l in proc.stdout.splitlines() if l.startswith("RULES=")][-1]
     return json.loads(line.removeprefix("RULES="))
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory) -> list[dict]:
+    return introspect(tmp_path_factory.mktemp("envs"), "auto")
+
+
+@pytest.fixture(scope="module")
+def jax_rules(tmp_path_factory) -> list[dict]:
+    """The rules of a run with train.backend: jax, whose Keras rules use envs/train-jax.yaml."""
+    return introspect(tmp_path_factory.mktemp("envs_jax"), "jax")
 
 
 def env_files() -> list[Path]:
@@ -120,9 +136,14 @@ def test_every_rule_that_runs_code_has_a_conda_env_in_envs(rules):
     assert {r["name"] for r in rules if not r["runs_code"]} <= {"all", "predict", "download"}
 
 
-def test_every_env_file_is_used(rules):
-    used = {Path(r["conda"]) for r in rules if r["conda"]}
+def test_every_env_file_is_used(rules, jax_rules):
+    used = {Path(r["conda"]) for r in rules + jax_rules if r["conda"]}
     assert set(p.resolve() for p in env_files()) <= used
+
+
+def test_the_keras_rules_use_the_env_of_their_backend(rules, jax_rules):
+    for found, env in ((rules, "train.yaml"), (jax_rules, "train-jax.yaml")):
+        assert {Path(r["conda"]).name for r in found if r["name"] in ("train", "evaluate")} == {env}
 
 
 @pytest.mark.parametrize("env", env_files(), ids=lambda p: p.name)
@@ -244,14 +265,17 @@ def env_closure(env: Path) -> set[str]:
     return closure
 
 
-def test_rule_scripts_import_only_what_their_env_provides(rules):
+def test_rule_scripts_import_only_what_their_env_provides(rules, jax_rules):
     providers = {module: {canonicalize_name(d) for d in dists} for module, dists in metadata.packages_distributions().items()}
     problems = []
-    for rule in rules:
+    for rule in rules + jax_rules:
         if not (rule["script"] and rule["conda"]):
             continue
         closure = env_closure(Path(rule["conda"]))
-        for module in sorted(third_party_imports(rule["script"])):
+        imported = third_party_imports(rule["script"])
+        if imported & KERAS_BACKENDS and not closure & KERAS_BACKENDS:
+            problems.append(f"{rule['name']}: {Path(rule['conda']).name} provides no Keras backend ({', '.join(sorted(KERAS_BACKENDS))})")
+        for module in sorted(imported - KERAS_BACKENDS):
             dists = providers.get(module)
             if dists is None:
                 problems.append(f"{rule['name']}: imports '{module}', which is not installed here")

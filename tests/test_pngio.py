@@ -43,3 +43,47 @@ def test_failed_write_leaves_neither_target_nor_temporary(tmp_path, monkeypatch)
 def test_text_of_missing_or_broken_png_is_empty(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     assert read_png_text(tmp_path / "bad.png") == {} and read_png_text(tmp_path / "missing.png") == {}
+
+
+def test_a_spectrogram_that_is_not_what_its_job_wrote_is_removed_and_named(tmp_path):
+    import hashlib
+
+    from genreflow.pngio import DamagedSpectrogram
+
+    image = np.random.default_rng(1).integers(0, 256, size=(16, 40), dtype=np.uint8)
+    write_png_atomic(tmp_path / "ok.png", image)
+    sha = hashlib.sha256((tmp_path / "ok.png").read_bytes()).hexdigest()
+    np.testing.assert_array_equal(read_png(tmp_path / "ok.png", sha), image)
+    # same size, other bytes (a foreign PNG, or bits flipped in place)
+    write_png_atomic(tmp_path / "foreign.png", image[::-1].copy())
+    with pytest.raises(DamagedSpectrogram, match=r"foreign\.png is damaged \(its sha256 is not the one .*\); removed"):
+        read_png(tmp_path / "foreign.png", sha)
+    assert not (tmp_path / "foreign.png").exists(), "removed, so that the next run makes it again"
+    data = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DamagedSpectrogram, match="cut.png is damaged"):
+        read_png(tmp_path / "cut.png", hashlib.sha256(data[: len(data) // 2]).hexdigest())
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DamagedSpectrogram, match="cut.png cannot be decoded"):
+        read_png(tmp_path / "cut.png")  # without a recorded sha256: named, not removed
+    assert (tmp_path / "cut.png").exists()
+
+
+def test_per_seed_metrics_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    import json
+    import pathlib
+
+    from genreflow.evaluation import write_seed_metrics
+
+    write_seed_metrics(tmp_path / "m.json", 42, {"test": {"track_accuracy": 0.5}})
+    assert json.loads((tmp_path / "m.json").read_text())["seed"] == 42
+
+    def broken(self, text, *args, **kwargs):
+        with open(self, "w") as fh:
+            fh.write(text[:10])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", broken)
+    with pytest.raises(OSError):
+        write_seed_metrics(tmp_path / "n.json", 1, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]

@@ -142,9 +142,9 @@ def test_classification_reuses_rows_of_the_same_spectrogram_and_model(tmp_path, 
 
     calls = []
 
-    def fake(model_path, pngs, genres, settings, spec):
-        calls.append(list(pngs))
-        return [np.full((2, len(genres)), 1 / len(genres)) for _ in pngs]
+    def fake(model_path, records, genres, settings, spec):
+        calls.append([r["png"] for r in records])
+        return [np.full((2, len(genres)), 1 / len(genres)) for _ in records]
 
     monkeypatch.setattr(predict, "_window_probabilities", fake)
     model, index, table = tmp_path / "model.keras", tmp_path / "index.tsv", tmp_path / "probs.tsv"

@@ -19,6 +19,7 @@ import yaml
 
 from conftest import REPO, run_snakemake, write_audio
 from genreflow.demo import synthesize
+from genreflow.tables import read_manifest
 
 GENRES = ["blues", "jazz", "rock"]
 SECONDS = 2.0
@@ -249,3 +250,24 @@ def test_a_deleted_png_is_made_again(made):
     assert "spectrograms_00050" in out(smk(made, "-n"))
     smk(made)
     assert rebuilt(before, inodes(made)) == {png("blues.00061")}
+
+
+def test_a_png_damaged_without_a_change_of_size_is_named_when_read_and_made_again(made):
+    """Bits flipped in place, size and mtime kept: start-up cannot tell; training reads the PNG,
+    compares its sha256 with the manifest's, stops naming it and removes it; the next run makes
+    it again."""
+    smk(made)  # a trained model, so that -R train below reads every training PNG
+    manifest = {r["track"]: r for r in read_manifest(made / MANIFEST)}
+    track = next(t for t, r in manifest.items() if r["split"] == "train")
+    target = made / manifest[track]["spectrogram"]
+    good, st = target.read_bytes(), target.stat()
+    damaged = bytearray(good)
+    damaged[len(good) // 2] ^= 0xFF
+    target.write_bytes(bytes(damaged))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert "Nothing to be done" in out(smk(made, "-n"))
+    failed = smk(made, "-R", "train", check=False)
+    assert failed.returncode != 0 and f"{manifest[track]['spectrogram']} is damaged (its sha256 is not the one" in out(failed) + (made / "results/logs/train/seed_42.log").read_text()
+    assert not target.exists()
+    smk(made)
+    assert target.read_bytes() == good

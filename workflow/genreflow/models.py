@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers
 
@@ -42,23 +40,8 @@ def default_cnn(
     return keras.Model(inputs, outputs, name="genreflow_cnn")
 
 
-def blog_augmentation(seed: int | None = None) -> keras.Sequential:
-    """The blog's ImageDataGenerator augmentation (shear_range=0.2, zoom_range=0.2, horizontal
-    flip), applied to training batches in the input pipeline so that the saved model holds no
-    random layers. ImageDataGenerator's shear_range is an angle in degrees, while RandomShear
-    takes the shear factor (tan of the angle), hence tan(0.2 deg)."""
-    return keras.Sequential(
-        [
-            layers.RandomShear(x_factor=math.tan(math.radians(0.2)), seed=seed),
-            layers.RandomZoom(0.2, seed=seed),
-            layers.RandomFlip("horizontal", seed=seed),
-        ],
-        name="blog_augmentation",
-    )
-
-
 def blog_cnn(input_shape: tuple[int, int, int], n_classes: int, seed: int | None = None) -> keras.Model:
-    """The blog's network (rescale 1/255 included; augmentation: :func:`blog_augmentation`)."""
+    """The blog's network (rescale 1/255 included; augmentation: :func:`genreflow.augment.blog_augmentation`)."""
     inputs = keras.Input(shape=input_shape)
     x = layers.Rescaling(1.0 / 255)(inputs)
     x = layers.Conv2D(32, 3, strides=2, padding="same")(x)

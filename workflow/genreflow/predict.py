@@ -149,14 +149,14 @@ def classify_block(
     rows = kept + [
         {"key": r["key"], "file": r["name"], "png_sha256": r["png_sha256"], "model_sha256": model_sha256, "windows": len(w),
          **{c: f"{p:.6f}" for c, p in zip(columns, w.mean(axis=0))}}
-        for r, w in zip(todo, _window_probabilities(model_path, [r["png"] for r in todo], genres, settings, spec))
+        for r, w in zip(todo, _window_probabilities(model_path, todo, genres, settings, spec))
     ]
     write_table(table, pd.DataFrame(rows, columns=["key", "file", "png_sha256", "model_sha256", "windows", *columns]))
     return len(todo)
 
 
-def _window_probabilities(model_path, pngs, genres, settings, spec) -> list:
-    if not pngs:
+def _window_probabilities(model_path, records, genres, settings, spec) -> list:
+    if not records:
         return []  # nothing new: no Keras import, no model load
     import keras
 
@@ -166,7 +166,7 @@ def _window_probabilities(model_path, pngs, genres, settings, spec) -> list:
     n_classes = model.output_shape[-1]
     if n_classes != len(genres):
         raise ValueError(f"{model_path} predicts {n_classes} classes but the config lists {len(genres)} genres")
-    return predict_tracks(model, list(pngs), settings, spec)
+    return predict_tracks(model, [r["png"] for r in records], settings, spec, sha256s=[r["png_sha256"] for r in records])
 
 
 def predictions_table(tables: Iterable[str], order: Sequence[str], genres: Sequence[str]) -> pd.DataFrame:

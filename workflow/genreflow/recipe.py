@@ -29,6 +29,7 @@ class TrainSettings:
     time_mask_max: int = 24
     mixup_alpha: float = 0.2
     image_size: int = 64  # blog recipe: side of the square RGB input
+    backend: str = "auto"  # Keras backend: "tensorflow", "jax", "torch"; "auto": $KERAS_BACKEND, else tensorflow
     mixed_precision: str = "auto"  # "auto" (on with a GPU), "on" or "off"
     xla: str = "auto"
     deterministic: bool = True

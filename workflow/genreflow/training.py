@@ -13,9 +13,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from . import data, models
+from .augment import SpecAugment, blog_augmentation, with_masks
 from .atomic import atomic_path
 from .params import SpectrogramParams
 from .recipe import TrainSettings
@@ -40,17 +40,67 @@ def hop_frames(settings: TrainSettings, spec: SpectrogramParams) -> int:
     return data.frames_for(settings.eval_hop_s, spec.sample_rate, spec.hop_length)
 
 
-def validation_windows(rows, genres, settings: TrainSettings, spec: SpectrogramParams) -> tf.data.Dataset:
-    """Non-overlapping windows covering each validation track: enough to early-stop on, and
-    half the cost of the overlapping windows the final evaluation uses, every epoch."""
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.eye(n_classes, dtype=np.float32)[labels]
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """One epoch of (images, one-hot labels) batches: every track ``draws_per_track`` times in a
+    random order, each draw a random time crop of ``width`` frames (or the whole image when
+    ``width`` is None), then mixup when ``mixup_alpha`` > 0. Every draw depends on (seed, epoch,
+    batch) alone, so a fixed seed gives the same batches on every backend, in any order. One
+    worker: a batch is a few numpy slices (bench/input_pipeline.py measures it).
+
+    ``augment`` (Keras layers, drawing from their own seeded generator in call order) is applied
+    to each batch here, on the backend's device, for layers that cannot be compiled into the
+    training step: one such layer (Keras marks RandomZoom ``supports_jit=False``) would make
+    Keras run the whole step uncompiled."""
+
+    def __init__(self, images, onehot, batch_size: int, seed: int, draws_per_track: int = 1, width: int | None = None, mixup_alpha: float = 0.0, augment=None):
+        super().__init__()
+        self.images = data.pad_to_width(images, width) if width else images
+        self.onehot, self.batch_size, self.seed, self.draws_per_track = onehot, batch_size, seed, draws_per_track
+        self.width, self.mixup_alpha, self.augment = width, mixup_alpha, augment
+        self.epoch = 0
+        self.draw()
+
+    def draw(self) -> None:
+        n_frames = self.images.shape[2]
+        self.tracks, self.starts = data.epoch_draws(len(self.images), self.draws_per_track, n_frames, self.width or n_frames, self.seed, self.epoch)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.tracks) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        tracks = self.tracks[batch]
+        if self.width:
+            images = data.crop_windows(self.images, tracks, self.starts[batch], self.width)
+        else:
+            images = self.images[tracks]
+        labels = self.onehot[tracks]
+        if self.mixup_alpha > 0:
+            images, labels = data.mixup(images, labels, self.mixup_alpha, np.random.default_rng([self.seed, self.epoch, index]))
+        if self.augment is not None:
+            images = keras.ops.convert_to_numpy(self.augment(images, training=True))
+        return images, labels
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.draw()
+
+
+def validation_windows(rows, genres, settings: TrainSettings, spec: SpectrogramParams) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping windows covering each validation track, and their one-hot labels: enough
+    to early-stop on, and half the cost of the overlapping windows the final evaluation uses,
+    every epoch."""
     width = window_frames(settings, spec)
     windows, labels = [], []
-    for image, label in zip(data.load_images([r["spectrogram"] for r in rows]), labels_of(rows, genres)):
+    for image, label in zip(data.load_images([r["spectrogram"] for r in rows], [r.get("sha256") for r in rows]), labels_of(rows, genres)):
         w = data.sliding_windows(image, width, width)
         windows.append(w)
         labels.extend([label] * len(w))
-    onehot = tf.one_hot(np.array(labels), len(genres))
-    return tf.data.Dataset.from_tensor_slices((np.concatenate(windows), onehot)).batch(settings.batch_size).cache().prefetch(tf.data.AUTOTUNE)
+    return np.concatenate(windows), one_hot(np.array(labels, dtype=np.int32), len(genres))
 
 
 def draws_per_track(n_tracks: int, settings: TrainSettings) -> int:
@@ -62,37 +112,46 @@ def draws_per_track(n_tracks: int, settings: TrainSettings) -> int:
 
 
 def default_datasets(rows, genres, settings: TrainSettings, spec: SpectrogramParams, seed: int):
+    """(training batches, (validation windows, labels), steps per epoch, input shape)."""
     train_rows = rows_of(rows, "train")
-    images = data.load_images([r["spectrogram"] for r in train_rows])
+    images = data.load_images([r["spectrogram"] for r in train_rows], [r.get("sha256") for r in train_rows])
     width = window_frames(settings, spec)
-    draws = draws_per_track(len(train_rows), settings)
-    augment = dict(freq_masks=settings.freq_masks, freq_max=settings.freq_mask_max, time_masks=settings.time_masks, time_max=settings.time_mask_max)
-    train = data.training_windows(
-        images, labels_of(train_rows, genres), len(genres), width, settings.batch_size, seed,
-        windows_per_track=draws, augment=augment, mixup_alpha=settings.mixup_alpha,
+    train = TrainingBatches(
+        images, one_hot(labels_of(train_rows, genres), len(genres)), settings.batch_size, seed,
+        draws_per_track=draws_per_track(len(train_rows), settings), width=width, mixup_alpha=settings.mixup_alpha,
     )
-    steps = math.ceil(len(train_rows) * draws / settings.batch_size)
-    return train, validation_windows(rows_of(rows, "val"), genres, settings, spec), steps, (images.shape[1], width, 1)
+    return train, validation_windows(rows_of(rows, "val"), genres, settings, spec), len(train), (images.shape[1], width, 1)
+
+
+def blog_pictures(tree_dir: str, genres: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The blog's input: a split's folder tree (one folder per genre) of RGB pictures, resized."""
+    paths, labels = [], []
+    for index, genre in enumerate(genres):
+        folder = Path(tree_dir, genre)
+        found = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+        paths += found
+        labels += [index] * len(found)
+    pictures = np.stack([data.blog_picture(data.read_png(p), size) for p in paths])
+    return pictures, one_hot(np.array(labels, dtype=np.int32), len(genres))
 
 
 def blog_datasets(tree_dirs: dict[str, str], genres, settings: TrainSettings, seed: int):
-    """The blog's input: folders of RGB images resized to 64x64, read by Keras."""
+    pictures, onehot = blog_pictures(tree_dirs["train"], genres, settings.image_size)
+    train = TrainingBatches(pictures, onehot, settings.batch_size, seed, augment=blog_augmentation(seed))
+    return train, blog_pictures(tree_dirs["val"], genres, settings.image_size), len(train), (settings.image_size, settings.image_size, 3)
 
-    def from_folder(split: str, shuffle: bool):
-        return keras.utils.image_dataset_from_directory(
-            tree_dirs[split], labels="inferred", label_mode="categorical", class_names=genres, color_mode="rgb",
-            batch_size=settings.batch_size, image_size=(settings.image_size, settings.image_size), shuffle=shuffle,
-            seed=seed, follow_links=True, verbose=False,
-        )
 
-    train = from_folder("train", True)
-    steps = int(train.cardinality())
-    augment = models.blog_augmentation(seed)
-    train = train.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return train.prefetch(tf.data.AUTOTUNE), from_folder("val", False).cache(), steps, (settings.image_size, settings.image_size, 3)
+def trainable(classifier: keras.Model, settings: TrainSettings, seed: int) -> keras.Model:
+    """The model that is trained: the classifier behind its recipe's in-step augmentation."""
+    if settings.recipe == "blog":
+        return classifier  # its augmentation is in its batches
+    masks = SpecAugment(settings.freq_masks, settings.freq_mask_max, settings.time_masks, settings.time_mask_max, seed=seed)
+    return with_masks(classifier, masks)
 
 
 def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: int, xla: bool) -> None:
+    """``xla``: compile the training step (see :class:`genreflow.runtime.Runtime`); JAX always
+    does, since it would otherwise run op by op."""
     if settings.recipe == "blog":
         optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
         loss = keras.losses.CategoricalCrossentropy()
@@ -105,7 +164,7 @@ def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: 
         )
         optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=settings.weight_decay)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla or keras.backend.backend() == "jax")
 
 
 def selection_start(settings: TrainSettings) -> int:
@@ -151,8 +210,25 @@ class EpochLog(keras.callbacks.Callback):
     """One readable line per epoch in the rule's log, whatever Keras' verbosity."""
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items()) if isinstance(v, float)))
+        log_epoch(epoch, logs or {})
+
+
+def log_epoch(epoch: int, values: dict) -> None:
+    log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={float(v):.4f}" for k, v in sorted(values.items()) if isinstance(v, (float, int))))
+
+
+def log_finished_epochs(history_csv: Path) -> None:
+    """A resumed training's log starts with the lines of the epochs finished before the
+    interruption: Snakemake deletes a job's log before it runs the job again, the backup's
+    history keeps them."""
+    if not history_csv.exists():
+        return
+    with open(history_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows:
+        log.info("resuming after %d finished epoch(s), logged again from %s:", len(rows), history_csv)
+    for row in rows:
+        log_epoch(int(row.pop("epoch")), {k: float(v) for k, v in row.items() if v})
 
 
 def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None = None) -> list[keras.callbacks.Callback]:
@@ -175,9 +251,9 @@ def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None 
 
 
 def run_fingerprint(rows: list[dict[str, str]], settings: TrainSettings, spec: SpectrogramParams, seed: int) -> str:
-    """What a backup is only valid for: settings, seed, spectrograms and the tracks of each split."""
+    """What a backup is only valid for: settings, backend, seed, spectrograms and the tracks of each split."""
     tracks = sorted((r["split"], r["track"]) for r in rows if r["split"] in ("train", "val"))
-    payload = {"settings": asdict(settings), "spectrogram": spec.signature(), "seed": seed, "tracks": tracks}
+    payload = {"settings": asdict(settings), "backend": keras.backend.backend(), "spectrogram": spec.signature(), "seed": seed, "tracks": tracks}
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()
 
 
@@ -212,23 +288,28 @@ def fit(
     extra_callbacks: list | None = None,
 ) -> keras.Model:
     """Train one model and write it with its history; an interrupted run resumes from
-    ``backup_dir`` at the last finished epoch."""
+    ``backup_dir`` at the last finished epoch. Returns the trained classifier (what is saved)."""
     prepare_backup(backup_dir, run_fingerprint(rows, settings, spec, seed))
+    log_finished_epochs(backup_dir / "history.csv")
     if settings.recipe == "blog":
         train, val, steps, input_shape = blog_datasets(tree_dirs, genres, settings, seed)
-        model = models.blog_cnn(input_shape, len(genres), seed=seed)
+        classifier = models.blog_cnn(input_shape, len(genres), seed=seed)
     else:
         train, val, steps, input_shape = default_datasets(rows, genres, settings, spec, seed)
-        model = models.default_cnn(input_shape, len(genres), settings.filters, settings.dropout, settings.input_pool)
+        classifier = models.default_cnn(input_shape, len(genres), settings.filters, settings.dropout, settings.input_pool)
+    model = trainable(classifier, settings, seed)
     compile_model(model, settings, steps, xla)
-    log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters",
-             model.name, len(rows_of(rows, "train")), steps, input_shape, model.count_params())
-    model.fit(train, validation_data=val, epochs=settings.epochs, callbacks=callbacks_for(settings, backup_dir, extra_callbacks), verbose=verbose)
+    log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters, %s backend",
+             classifier.name, len(rows_of(rows, "train")), steps, input_shape, classifier.count_params(), keras.backend.backend())
+    model.fit(
+        train, validation_data=val, validation_batch_size=settings.batch_size, epochs=settings.epochs,
+        callbacks=callbacks_for(settings, backup_dir, extra_callbacks), verbose=verbose,
+    )
     best = backup_dir / "best.weights.h5"
     if best.exists():
         model.load_weights(str(best))
-    save_atomic(model, model_path)
+    save_atomic(classifier, model_path)
     with atomic_path(history_path) as tmp:
         shutil.copyfile(backup_dir / "history.csv", tmp)
     shutil.rmtree(backup_dir, ignore_errors=True)
-    return model
+    return classifier

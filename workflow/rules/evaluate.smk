@@ -13,7 +13,7 @@ rule evaluate:
     log:
         "results/logs/evaluate/seed_{seed}.log",
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     threads: 2
     resources:
         mem_mb=4000,

@@ -23,7 +23,7 @@ for block in PREDICT.blocks.values() if PREDICT else []:
         log:
             f"{PREDICT_LOGS}/classify_{block.name}.log",
         conda:
-            "../../envs/train.yaml"
+            TRAIN_ENV
         threads: 2
         resources:
             mem_mb=4000,
@@ -47,7 +47,7 @@ if PREDICT:
         log:
             f"{PREDICT_LOGS}/csv.log",
         conda:
-            "../../envs/train.yaml"
+            TRAIN_ENV
         params:
             order=lambda wildcards, input: [f.safe_id for f in PREDICT.files],
             rejected=lambda wildcards, input: [

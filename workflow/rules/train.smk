@@ -1,5 +1,14 @@
 # One model per seed. BackupAndRestore state lives in results/model/.backup, so a killed
 # training resumes at its last finished epoch when the workflow is run again.
+from genreflow.runtime import resolve_backend
+
+# With --sdm conda, the environment of the Keras backend that train.backend (or, with auto,
+# KERAS_BACKEND) picks. PyTorch has no pinned environment here: run it in one of your own.
+TRAIN_ENV = (
+    "../../envs/train-jax.yaml"
+    if resolve_backend(config["train"]["backend"]) == "jax"
+    else "../../envs/train.yaml"
+)
 
 
 rule train:
@@ -14,7 +23,7 @@ rule train:
     log:
         "results/logs/train/seed_{seed}.log",
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     threads: 8
     resources:
         gpu=1,

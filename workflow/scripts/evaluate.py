@@ -1,4 +1,3 @@
-import json
 import sys
 from pathlib import Path
 
@@ -10,11 +9,11 @@ from genreflow.runtime import configure
 
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
-configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settings.deterministic)
+configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settings.deterministic, settings.backend)
 
 import keras
 
-from genreflow.evaluation import evaluate_split, write_predictions
+from genreflow.evaluation import evaluate_split, write_predictions, write_seed_metrics
 from genreflow.tables import read_manifest
 
 model = keras.models.load_model(snakemake.input.model)
@@ -30,4 +29,4 @@ for split, out_csv in zip(snakemake.params.splits, snakemake.output.predictions)
     results[split], probabilities = evaluate_split(model, split_rows, genres, settings, spec)
     write_predictions(out_csv, split_rows, probabilities, genres)
     print(f"{split}: track accuracy {results[split]['track_accuracy']:.3f}, window accuracy {results[split]['window_accuracy']:.3f}")
-Path(snakemake.output.metrics).write_text(json.dumps({"seed": int(snakemake.wildcards.seed), "splits": results}, indent=2))
+write_seed_metrics(snakemake.output.metrics, int(snakemake.wildcards.seed), results)

@@ -11,7 +11,7 @@ from genreflow.runtime import configure
 
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
-configure(0, snakemake.threads, "off", "off", settings.deterministic)
+configure(0, snakemake.threads, "off", "off", settings.deterministic, settings.backend)
 count = classify_block(
     snakemake.input.model,
     snakemake.input.index,

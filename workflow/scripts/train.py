@@ -10,7 +10,7 @@ from genreflow.runtime import configure
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
 seed = int(snakemake.wildcards.seed)
-runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic)
+runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic, settings.backend)
 
 from genreflow.tables import read_manifest
 from genreflow.plots import plot_curves

@@ -1,0 +1,213 @@
+"""The GPU rule, measured: the default recipe trained on the train rule's code path
+(``runtime.configure`` with the config's defaults, then ``training.fit``) on GTZAN-sized
+synthetic data, once per Keras backend, each in a process of its own, and one table: windows/s,
+seconds per epoch, total training time, peak memory, test accuracy.
+
+The data: 1000 synthetic 30-s clips (the demo generator, 10 genres x 100), featurised with the
+default log-mel settings, split like the workflow (hash split 70/15/15, seed 1337).
+
+On a GPU machine with JAX, PyTorch and CUDA but no TensorFlow and no package registry, one
+command (the wheels it needs come along in .whl/, see bench/gpu_wheels.sh):
+
+    bash bench/gpu_check.sh                  # JAX and PyTorch on the GPU, a JAX row on its CPU
+
+Here, on CPU only (fewer epochs, said in the table):
+
+    .venv/bin/python bench/gpu_check.py --backends tensorflow jax --epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import GENRES, epoch_timer, machine, peak_rss_mib, table, worker_arguments
+
+SEED = 42  # the workflow's default train.seeds
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def featurise_clip(job: tuple[int, int, str]) -> None:
+    from genreflow.demo import synthesize
+    from genreflow.featurize import render
+    from genreflow.params import SpectrogramParams
+    from genreflow.pngio import write_png_atomic
+
+    genre_index, track, png = job
+    spec = SpectrogramParams()
+    if not Path(png).exists():
+        write_png_atomic(png, render(synthesize(genre_index, track, spec.duration_s, spec.sample_rate, seed=1), spec))
+
+
+def gtzan_sized(root: Path, clips: int) -> list[dict[str, str]]:
+    """Manifest rows of ``clips`` synthetic spectrograms under ``root`` (made once, then reused)."""
+    from genreflow.split import Entry, split_by_hash
+
+    jobs, entries = [], []
+    for i in range(clips):
+        genre_index, track = i % len(GENRES), i // len(GENRES)
+        genre = GENRES[genre_index]
+        png = root / genre / f"{genre}.{track:05d}.png"
+        png.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((genre_index, track, str(png)))
+        entries.append(Entry(f"{genre}.{track:05d}", genre, str(png)))
+    # one BLAS thread per process, as the featurisation jobs have (numpy is not imported yet)
+    with multiprocessing.Pool(os.cpu_count(), initializer=os.environ.__setitem__, initargs=("OPENBLAS_NUM_THREADS", "1")) as pool:
+        pool.map(featurise_clip, jobs, chunksize=8)
+    split = split_by_hash(entries, {"train": 0.7, "val": 0.15, "test": 0.15}, 1337)
+    return [{"track": e.track, "genre": e.genre, "split": split[e.track], "spectrogram": e.spectrogram} for e in entries]
+
+
+# --- one training, in its own process --------------------------------------------------------
+
+
+def peak_device_memory_mib(backend: str, gpu: bool) -> float | None:
+    if not gpu:
+        return None
+    if backend == "jax":
+        import jax
+
+        return jax.local_devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    import tensorflow as tf
+
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+
+def device_name(backend: str, gpu: bool) -> str:
+    if not gpu:
+        return "CPU"
+    if backend == "jax":
+        import jax
+
+        return jax.local_devices()[0].device_kind
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    return "GPU"
+
+
+def worker(args) -> None:
+    from genreflow.runtime import configure
+    from genreflow.recipe import TrainSettings
+
+    settings = TrainSettings(epochs=args.epochs, deterministic=not args.nondeterministic, xla=args.xla)
+    runtime = configure(SEED, os.cpu_count(), settings.mixed_precision, settings.xla, settings.deterministic, args.backend)
+    import keras
+
+    from genreflow.evaluation import evaluate_split
+    from genreflow.params import SpectrogramParams
+    from genreflow.training import draws_per_track, fit
+
+    rows = json.loads(Path(args.rows).read_text())
+    n_train = sum(r["split"] == "train" for r in rows)
+    timer = epoch_timer()
+    work = Path(args.out).with_suffix("")
+    start = time.perf_counter()
+    model = fit(rows, GENRES, settings, SpectrogramParams(), SEED, {}, work / "backup", work / "model.keras", work / "history.csv",
+                xla=runtime.xla, verbose=0, extra_callbacks=[timer])
+    total_s = time.perf_counter() - start
+    scores, _ = evaluate_split(model, [r for r in rows if r["split"] == "test"], GENRES, settings, SpectrogramParams())
+    result = {
+        "backend": keras.backend.backend(),
+        "device": device_name(runtime.backend, runtime.gpu),
+        "mixed_precision": runtime.mixed_precision,
+        "compiled": runtime.xla,
+        "deterministic": settings.deterministic,
+        "epochs_run": len(timer.epoch_s),
+        "first_epoch_s": timer.epoch_s[0],
+        "epoch_s": statistics.median(timer.epoch_s[1:] or timer.epoch_s),
+        "windows_per_s": n_train * draws_per_track(n_train, settings) / statistics.median(timer.train_s[1:] or timer.train_s),
+        "total_s": total_s,
+        "peak_device_mib": peak_device_memory_mib(runtime.backend, runtime.gpu),
+        "peak_rss_mib": peak_rss_mib(),
+        "test_track_accuracy": scores["track_accuracy"],
+    }
+    Path(args.out).write_text(json.dumps(result))
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def run(backend: str, rows: Path, out: Path, epochs: int, cpu_only: bool, extra: list[str]) -> dict | str:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    env.pop("KERAS_BACKEND", None)
+    if cpu_only:  # the same run on this machine's CPU
+        env |= {"JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, __file__, "--worker", "--backend", backend, "--rows", str(rows), "--epochs", str(epochs), "--out", str(out), *extra]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"{backend}{' (CPU)' if cpu_only else ''} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+        return f"failed ({proc.stderr.strip().splitlines()[-1][:80] if proc.stderr.strip() else proc.returncode})"
+    return json.loads(out.read_text())
+
+
+def row(label: str, r: dict | str, epochs: int) -> list[str]:
+    if isinstance(r, str):
+        return [label, r] + [""] * 9
+    memory = f"{r['peak_device_mib']:.0f} (GPU)" if r["peak_device_mib"] is not None else f"{r['peak_rss_mib']:.0f} (RSS)"
+    precision = "mixed fp16" if r["mixed_precision"] else "fp32"
+    return [
+        label, r["device"], precision, "yes" if r["compiled"] else "no", f"{r['epochs_run']} of {epochs}", f"{r['windows_per_s']:.0f}",
+        f"{r['first_epoch_s']:.1f}", f"{r['epoch_s']:.2f}", f"{r['total_s']:.1f}", memory, f"{r['test_track_accuracy']:.1%}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", nargs="+", default=["jax", "torch"], help="Keras backends to train on (default device)")
+    parser.add_argument("--cpu-backends", nargs="*", default=[], help="backends to train on the CPU alone as well")
+    parser.add_argument("--clips", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=30, help="the default recipe's 30")
+    parser.add_argument("--cpu-epochs", type=int, default=3, help="epochs of the --cpu-backends rows")
+    parser.add_argument("--nondeterministic", action="store_true", help="train.deterministic: false")
+    parser.add_argument("--xla", default="auto", help="train.xla (no effect on PyTorch)")
+    parser.add_argument("--data", type=Path, help="folder for the spectrograms, kept for later runs (default: a temporary one)")
+    parser.add_argument("--table", type=Path, help="also write the table to this file")
+    worker_arguments(parser, "backend", "rows", "out")
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    extra = (["--nondeterministic"] if args.nondeterministic else []) + ["--xla", args.xla]
+    with tempfile.TemporaryDirectory(prefix="genreflow-gpu-") as tmp:
+        tmp = Path(tmp)
+        start = time.perf_counter()
+        rows = gtzan_sized(args.data or tmp / "spectrograms", args.clips)
+        data_s = time.perf_counter() - start
+        (tmp / "rows.json").write_text(json.dumps(rows))
+        results = [(b, run(b, tmp / "rows.json", tmp / f"{b}.json", args.epochs, False, extra), args.epochs) for b in args.backends]
+        results += [(f"{b} (CPU only)", run(b, tmp / "rows.json", tmp / f"{b}-cpu.json", args.cpu_epochs, True, extra), args.cpu_epochs) for b in args.cpu_backends]
+
+    n_train = sum(r["split"] == "train" for r in rows)
+    header = ["backend", "device", "precision", "compiled step", "epochs run", "windows/s", "first epoch s", "s per epoch", "training total s", "peak memory MiB", "test track accuracy"]
+    text = "\n".join([
+        f"Default recipe, {args.clips} synthetic 30-s clips ({n_train} training tracks), seed {SEED}, "
+        f"deterministic={not args.nondeterministic}, xla={args.xla}; data made in {data_s:.0f} s; on {machine()}",
+        "",
+        table(header, [row(label, r, epochs) for label, r, epochs in results]),
+        "",
+        "windows/s: training windows per second of training steps; s per epoch: median after the first (which compiles),"
+        " training plus validation; training total: the whole training.fit call (loading the spectrograms included).",
+    ])
+    print(text)
+    if args.table:
+        args.table.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
