@@ -115,7 +115,8 @@ def main() -> None:
     unchanged = sum(after.get(p) == s for p, s in before.items())
     written = len(set(after) - set(before)) + sum(after.get(p, s)[0] != s[0] for p, s in before.items())
     noop, _ = snakemake(workdir, "-n", "--", *targets)
-    print(f"\nAdding {args.added} clips (new track numbers) to the {args.files} featurised ones\n")
+    print(f"\nAdding {args.added} clips (new track numbers) to the {len(before)} featurised ones")
+    print("(jazz.00054 is in known_bad_tracks by default, as it is broken in real GTZAN copies)\n")
     print(table(
         ["what", "value"],
         [

@@ -161,12 +161,13 @@ def test_the_index_keeps_any_file_name(tmp_path):
 
 def test_the_audio_stamp_digest_moves_with_any_replacement(tmp_path):
     audio = write_audio(tmp_path / "x.wav", tone(0.5, rate=8000), rate=8000)
-    first = stamps_digest([str(audio)])
-    assert stamps_digest([str(audio)]) == first
+    item = [Item("x", str(audio), "x.png")]
+    first = stamps_digest(item)
+    assert stamps_digest(item) == first
     st = audio.stat()
     shutil.copy2(audio, tmp_path / "copy.wav")
     os.replace(tmp_path / "copy.wav", audio)  # same bytes, same mtime (cp -p, rsync -a): new inode change time
-    assert audio.stat().st_mtime_ns == st.st_mtime_ns and stamps_digest([str(audio)]) != first
+    assert audio.stat().st_mtime_ns == st.st_mtime_ns and stamps_digest(item) != first
 
 
 def test_rebuild_requests_follow_what_snakemake_says():

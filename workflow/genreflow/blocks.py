@@ -18,6 +18,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 import pandas as pd
@@ -58,10 +59,16 @@ class Item:
 @dataclass
 class Block:
     name: str
-    index: str  # the block's index table, its job's first output
+    index: str  # the block's index table, its job's first output: <root>/index/<name>.tsv
     members: list[Item] = field(default_factory=list)  # featurised by the block's job
     left_out: list[tuple[Item, str]] = field(default_factory=list)  # (item, reason), decided at start-up
     recorded: dict[str, dict[str, str]] = field(default_factory=dict)  # the index of its last run
+
+    @property
+    def audio_table(self) -> str:
+        """The members' audio files and their stamps: <root>/audio/<name>.tsv."""
+        index = Path(self.index)
+        return str(index.parent.parent / "audio" / index.name)
 
 
 def block_name(key: str, block_size: int, hash_blocks: int) -> str:
@@ -106,15 +113,22 @@ def audio_stamp(path: str | os.PathLike) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
-def stamps_digest(paths: Iterable[str]) -> str:
-    """One short value for a block's rerun trigger (Snakemake stores params per output file)."""
-    digest = hashlib.sha1()
-    for path in paths:
+def audio_stamps(items: Iterable[Item]) -> pd.DataFrame:
+    """key, audio, stamp of each item ("missing" for a file that is gone)."""
+    rows = []
+    for item in items:
         try:
-            digest.update(f"{path}\0{audio_stamp(path)}\0".encode("utf-8", "surrogateescape"))
+            stamp = audio_stamp(item.audio)
         except FileNotFoundError:
-            digest.update(f"{path}\0missing\0".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()[:16]
+            stamp = "missing"
+        rows.append((item.key, item.audio, stamp))
+    return pd.DataFrame(rows, columns=["key", "audio", "stamp"])
+
+
+def stamps_digest(items: Iterable[Item]) -> str:
+    """One short value for a block's rerun trigger (Snakemake stores params per output file)."""
+    table = audio_stamps(items)
+    return hashlib.sha1("\0".join(table["audio"] + "\0" + table["stamp"]).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def read_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:

@@ -167,7 +167,7 @@ def block_left_out(block):
 
 def block_stamps(block):
     """Changes when any member's audio is replaced, even by an older copy (cp -p)."""
-    return lambda wildcards: stamps_digest(m.audio for m in block.members)
+    return lambda wildcards: stamps_digest(block.members)
 
 
 def final_outputs():

@@ -19,14 +19,39 @@ rule spectrograms:
 
 for rule_name, block in FEATURIZE_BLOCKS.items():
 
+    # The block's audio, as Snakemake sees it: the mtime, input and params triggers (the
+    # params: a digest of every member's size, mtime and inode change time, so that a copy with
+    # an old mtime counts too) rerun this small job, and its table, newer, reruns the block's
+    # featurisation. The audio files are inputs here and not of the featurisation job, whose
+    # outputs would otherwise each record the whole list in Snakemake's metadata (measured:
+    # 24 kB per PNG, 5 s of bookkeeping per run of 1000 files).
+    rule:
+        name:
+            f"{rule_name}_audio"
+        input:
+            # a name with "{...}" would be read as a wildcard: such files are only in params,
+            # and the audio stamps make a changed file rerun the job all the same
+            [m.audio for m in block.members if is_declarable(m.audio)],
+        output:
+            block.audio_table,
+        log:
+            f"results/logs/spectrograms/{rule_name}_audio.log",
+        group:
+            "featurize"
+        conda:
+            "../../envs/featurize.yaml"
+        params:
+            audio_stamps=block_stamps(block),
+            members=block_members(block),
+        script:
+            "../scripts/audio_table.py"
+
     rule:
         name:
             rule_name
         input:
             settings=SPECTROGRAM_SETTINGS,
-            # a name with "{...}" would be read as a wildcard: such files are only in params,
-            # and the audio stamps make a changed file rerun the job all the same
-            audio=[m.audio for m in block.members if is_declarable(m.audio)],
+            audio=block.audio_table,
         output:
             index=block.index,
             pngs=[update(m.png) for m in block.members],
@@ -41,7 +66,6 @@ for rule_name, block in FEATURIZE_BLOCKS.items():
             runtime=30,
         params:
             spectrogram=config["spectrogram"],
-            audio_stamps=block_stamps(block),
             members=block_members(block),
             left_out=block_left_out(block),
         script:
