@@ -31,6 +31,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/experiments.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/hooks.smk"
 

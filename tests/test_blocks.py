@@ -180,7 +180,7 @@ def test_rebuild_requests_follow_what_snakemake_says():
         JobReason("spectrograms_00200", ("idx4", "f.png"), updated_inputs=frozenset({"audio/x.wav"})),
         JobReason("spectrograms_00250", ("idx5", "g.png")),
     ]
-    requests = rebuild_requests(jobs, settings, forced_rules={"spectrograms_00250"}, forced_files={"b.png"}, forceall=False)
+    requests = rebuild_requests(jobs, {settings}, forced_rules={"spectrograms_00250"}, forced_files={"b.png"}, forceall=False)
     assert requests == {
         "spectrograms_00000": ["b.png"],  # --forcerun b.png
         "spectrograms_00050": "all",  # code changed
@@ -188,7 +188,7 @@ def test_rebuild_requests_follow_what_snakemake_says():
         "spectrograms_00150": "all",  # the settings were made again (-R spectrograms)
         "spectrograms_00250": "all",  # -R spectrograms_00250
     }, "newer audio (00200) and incomplete outputs rebuild only what is stale, decided by the job"
-    assert set(rebuild_requests(jobs, settings, set(), set(), forceall=True).values()) == {"all"}
+    assert set(rebuild_requests(jobs, {settings}, set(), set(), forceall=True).values()) == {"all"}
 
 
 def test_jobs_read_their_request_from_the_environment():

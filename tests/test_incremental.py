@@ -90,7 +90,7 @@ def output(proc) -> str:
 def spectrogram_jobs(jobs: dict[str, list[str]]) -> dict[str, list[str]]:
     """Featurisation jobs -> the PNGs they declare."""
     pngs = lambda outs: [o.removesuffix(" (update)") for o in outs if o.removesuffix(" (update)").endswith(".png")]
-    return {name: pngs(outs) for name, outs in jobs.items() if name.startswith("spectrograms_")}
+    return {name: pngs(outs) for name, outs in jobs.items() if name.startswith("spectrograms_") and not name.endswith("_audio")}
 
 
 @dataclass

@@ -122,6 +122,36 @@ def test_summary_reports_mean_and_std_over_seeds_and_an_ensemble(tmp_path):
     assert report["track_accuracy"] == 1.0 and report["splits"]["test"]["ensemble"]["confusion_matrix"] == [[1, 0], [0, 2]]
     assert report["window_accuracy"] == pytest.approx(0.7)
     assert "seeds 83.3% +- 23.6%" in line
-    assert (out / "per_class.tsv").read_text().splitlines()[0] == "genre\tprecision\trecall\tf1\tsupport"
+    assert (out / "per_class.tsv").read_text().splitlines()[0] == "split\tgenre\tprecision\trecall\tf1\tsupport"
+    assert (out / "per_class.tsv").read_text().splitlines()[1].startswith("test\tx\t")
     assert (out / "model.keras").read_text() == "model"
     shutil.rmtree(out)
+
+
+def test_the_headline_is_never_a_validation_score(tmp_path):
+    """Without a test split the run says so: no top-level accuracy, the line names validation."""
+    from genreflow.summary import summarize
+
+    genres = ["x", "y"]
+    m = tmp_path / "seed_1/metrics.json"
+    m.parent.mkdir()
+    m.write_text(json.dumps({"seed": 1, "splits": {"val": {"loss": 0.5, "window_accuracy": 0.5, "track_accuracy": 0.5, "macro_f1": 0.5}}}))
+    write_predictions(tmp_path / "seed_1/val.csv", [[0.8, 0.2], [0.6, 0.4]], ["x", "y"], genres)
+    primary = {}
+    for key, name in (("model", "model.keras"), ("history", "history.csv"), ("curves", "curves.png")):
+        primary[key] = str(tmp_path / name)
+        Path(primary[key]).write_text(key)
+    out = tmp_path / "out"
+    out.mkdir()
+    outputs = {
+        "metrics": str(out / "metrics.json"), "confusion": str(out / "cm.png"), "per_class": str(out / "per_class.tsv"),
+        "predictions": [str(out / "val.csv")], "model": str(out / "model.keras"), "history": str(out / "history.csv"),
+        "curves": str(out / "curves.png"),
+    }
+    line = summarize([str(m)], [str(tmp_path / "seed_1/val.csv")], [1], ["val"], genres, "blog", primary, outputs)
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["headline_split"] is None
+    assert report["track_accuracy"] is None and report["accuracy"] is None and report["macro_f1"] is None
+    assert report["splits"]["val"]["ensemble"]["track_accuracy"] == 0.5, "kept, under its own name"
+    assert line == "genreflow: blog recipe, no held-out test split (split.ratios.test is 0): validation track accuracy 50.0%, which is no test result"
+    assert (out / "per_class.tsv").read_text().splitlines()[1].startswith("val\t")

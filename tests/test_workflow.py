@@ -90,7 +90,7 @@ def test_blog_preset_runs_end_to_end(tmp_path):
     rows = (tmp_path / "results/split/manifest.csv").read_text().splitlines()[1:]
     assert sum(",train," in r for r in rows) == 40 and sum(",val," in r for r in rows) == 10  # 80/20 per genre
     metrics = json.loads((tmp_path / "results/metrics/metrics.json").read_text())
-    assert metrics["recipe"] == "blog" and metrics["headline_split"] == "val"
+    assert metrics["recipe"] == "blog" and metrics["headline_split"] is None and metrics["track_accuracy"] is None
     assert not (tmp_path / "results/predictions/test.csv").exists()
 
 

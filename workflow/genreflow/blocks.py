@@ -232,7 +232,7 @@ class JobReason:
 
 def rebuild_requests(
     jobs: Iterable[JobReason],
-    settings_file: str,
+    settings_files: set[str],
     forced_rules: set[str],
     forced_files: set[str],
     forceall: bool,
@@ -247,7 +247,7 @@ def rebuild_requests(
     """
     requests: dict[str, str | list[str]] = {}
     for job in jobs:
-        if forceall or job.rule in forced_rules or job.code_changed or job.software_changed or settings_file in job.updated_inputs:
+        if forceall or job.rule in forced_rules or job.code_changed or job.software_changed or settings_files & job.updated_inputs:
             requests[job.rule] = REBUILD_ALL
         else:
             named = sorted(f for f in job.outputs if os.path.normpath(f) in forced_files)

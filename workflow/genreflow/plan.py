@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from .blocks import Block, Item, block_name, plan_blocks, safe_id
+from .blocks import REJECTED, Block, Item, audio_stamp, block_name, plan_blocks, read_index, safe_id
 from .config import ConfigError
 from .demo import demo_track_ids
 from .tracks import Rejection, Track, discover_tracks, sniff_content
@@ -138,6 +138,24 @@ def sheet_collection(table, sheet: str, genres: list[str]) -> Collection:
     return collection
 
 
+def rerooted(plan: Plan, root: str) -> dict[str, Block]:
+    """The plan's blocks with the spectrograms (and index tables) under ``root``: another
+    spectrogram set of the same tracks, left out as in the plan, and as its own jobs recorded."""
+    blocks = {}
+    for name, block in plan.blocks.items():
+        move = lambda item: replace(item, png=spectrogram_path(item.label, item.key, root))  # noqa: E731
+        moved = Block(name, index_path(name, root), left_out=[(move(i), reason) for i, reason in block.left_out])
+        moved.recorded = read_index(moved.index)
+        for item in map(move, block.members):
+            record = moved.recorded.get(item.key)
+            if record and record["status"] == REJECTED and record["audio_stamp"] == audio_stamp(item.audio):
+                moved.left_out.append((item, record["reason"]))
+            else:
+                moved.members.append(item)
+        blocks[name] = moved
+    return blocks
+
+
 def make_plan(
     collection: Collection,
     config: dict,
@@ -154,6 +172,31 @@ def make_plan(
         decided=decided,
     )
     return Plan(blocks, collection.ignored, collection.missing, collection.fixed_split)
+
+
+def gtzan_split_warning(plan: Plan, config: dict, published: set[str]) -> str | None:
+    """A warning when the tracks are GTZAN's and the split is a random one.
+
+    GTZAN holds several clips of one artist (up to a dozen), often one after another; a random
+    split by track puts the same artist in train and test, which inflates accuracy by 10-15
+    points (Sturm 2013; Kereliuk, Sturm & Larsen 2015). The artist-disjoint fault-filtered split
+    does not."""
+    keys = {t.key for t in plan.tracks}
+    if plan.fixed_split or config["split"]["method"] not in ("hash", "ratio") or len(keys) < 20:
+        return None
+    if len(keys & published) < 0.9 * len(keys):
+        return None
+    return (
+        f"genreflow: these are GTZAN tracks ({len(keys & published)} of {len(keys)} in its published lists) and "
+        f"split.method '{config['split']['method']}' splits by track at random: clips of one artist land in train "
+        "and test, which inflates accuracy by 10-15 points. For results to compare with the literature use "
+        "--config 'split={method: fault_filtered}' (artist-disjoint, Kereliuk, Sturm & Larsen 2015)."
+    )
+
+
+def published_gtzan_ids(lists: list[str | os.PathLike]) -> set[str]:
+    """Track ids of the published GTZAN lists (``genre/genre.NNNNN.wav`` per line)."""
+    return {Path(line.strip()).stem for path in lists for line in Path(path).read_text().splitlines() if line.strip()}
 
 
 def rejection_summary(rejected: list[Rejection], limit: int = 20) -> str:

@@ -18,9 +18,14 @@ from genreflow.blocks import (
 from genreflow.download import archive_name, expected_tracks
 from genreflow.params import SpectrogramParams
 from genreflow.config import ConfigError, check_settings
+from genreflow.experiments import variant_config
 from genreflow.demo import GTZAN_GENRES
 from genreflow.plan import (
     Collection,
+    gtzan_split_warning,
+    is_demo,
+    published_gtzan_ids,
+    rerooted,
     as_item,
     check_plan,
     find_tracks,
@@ -29,7 +34,8 @@ from genreflow.plan import (
     sheet_collection,
 )
 from genreflow.tables import read_table
-from snakemake.utils import validate
+from snakemake.utils import Paramspace, validate
+import pandas as pd
 from genreflow.predict import make_predict_plan, read_predictions_csv
 from genreflow.summary import one_line_summary
 from snakemake.exceptions import WorkflowError
@@ -114,6 +120,21 @@ try:
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}")
 TO_REMAKE = publish_decisions("spectrograms", PLAN.blocks)
+if (
+    workflow.is_main_process
+    and not is_demo(config["audio_dir"])
+    and not config["tracks"]
+):
+    GTZAN_WARNING = gtzan_split_warning(
+        PLAN,
+        config,
+        published_gtzan_ids(
+            f"{workflow.basedir}/config/splits/{part}_stratified.txt"
+            for part in ("train", "valid", "test")
+        ),
+    )
+    if GTZAN_WARNING:
+        logger.warning(GTZAN_WARNING)
 
 
 # --- classifying new audio (the predict target) ---
@@ -134,11 +155,88 @@ PREDICT = (
 )
 PREDICT_TO_REMAKE = publish_decisions("predict", PREDICT.blocks) if PREDICT else []
 
-# every featurisation job of this run: rule name -> block
-FEATURIZE_BLOCKS = {f"spectrograms_{name}": b for name, b in PLAN.blocks.items()}
+
+# --- experiments: variants compared by cross-validation (experiments.smk) ---
+def variant_configs(variants):
+    """name -> the variant's whole configuration, checked like the run's own."""
+    configs = {}
+    for name, spec in variants.items():
+        merged = variant_config(config, spec, workflow.basedir)
+        try:
+            validate(merged, "../../config/schema.yaml")
+            check_settings(merged)
+        except (WorkflowError, ConfigError) as err:
+            raise ConfigError(f"experiments.variants.{name}: {err}")
+        if merged["genres"] != config["genres"]:
+            raise ConfigError(
+                f"experiments.variants.{name}: genres cannot differ between variants"
+            )
+        configs[name] = merged
+    return configs
+
+
+EXPERIMENT_SETTINGS = config["experiments"]
+try:
+    VARIANTS = variant_configs(EXPERIMENT_SETTINGS["variants"])
+except ConfigError as err:
+    raise WorkflowError(f"Invalid configuration: {err}")
+EXPERIMENTS = (
+    Paramspace(
+        pd.DataFrame(
+            [
+                (name, fold, seed)
+                for name in VARIANTS
+                for fold in range(EXPERIMENT_SETTINGS["cv"]["folds"])
+                for seed in EXPERIMENT_SETTINGS["seeds"] or config["train"]["seeds"]
+            ],
+            columns=["variant", "fold", "seed"],
+        )
+    )
+    if VARIANTS
+    else None
+)
+
+# Spectrogram sets: the run's, and one more for each other setting a variant asks for (variants
+# with the same settings share the PNGs). settings rule -> (settings file, settings, blocks)
+SPECTROGRAM_SETS = {
+    "spectrograms": (SPECTROGRAM_SETTINGS, config["spectrogram"], PLAN.blocks)
+}
+VARIANT_INDEXES = {}  # variant -> its spectrograms' index tables
+for name, variant in VARIANTS.items():
+    signature = SpectrogramParams.from_config(variant["spectrogram"]).signature()
+    if signature == SPECTROGRAM.signature():
+        VARIANT_INDEXES[name] = PLAN.indexes
+        continue
+    rule_name, root = (
+        f"spectrograms_{signature[:8]}",
+        f"results/experiments/spectrograms/{signature[:8]}",
+    )
+    if rule_name not in SPECTROGRAM_SETS:
+        blocks = rerooted(PLAN, root)
+        SPECTROGRAM_SETS[rule_name] = (
+            f"{root}/settings.json",
+            variant["spectrogram"],
+            blocks,
+        )
+        TO_REMAKE += publish_decisions(rule_name, blocks)
+    VARIANT_INDEXES[name] = [b.index for b in SPECTROGRAM_SETS[rule_name][2].values()]
+
+# every featurisation job of this run: rule name -> (block, its settings file, its settings)
+FEATURIZE_BLOCKS = {
+    f"{rule_name}_{name}": (block, settings_file, spectrogram)
+    for rule_name, (settings_file, spectrogram, blocks) in SPECTROGRAM_SETS.items()
+    for name, block in blocks.items()
+}
 if PREDICT:
     FEATURIZE_BLOCKS.update(
-        {f"predict_spectrograms_{name}": b for name, b in PREDICT.blocks.items()}
+        {
+            f"predict_spectrograms_{name}": (
+                b,
+                SPECTROGRAM_SETTINGS,
+                config["spectrogram"],
+            )
+            for name, b in PREDICT.blocks.items()
+        }
     )
 
 
@@ -181,6 +279,7 @@ def final_outputs():
         "results/qc/tracks.tsv",
         "results/split/summary.tsv",
         *expand("results/predictions/{split}.csv", split=SPLITS_USED),
+        *(["results/experiments/comparison.tsv"] if EXPERIMENTS else []),
         # asked for by name: Snakemake remakes a missing output only when it is requested
         *TO_REMAKE,
     ]

@@ -7,7 +7,7 @@ onstart:
     rules, files = forced_by_user()
     requests = rebuild_requests(
         planned_incremental_jobs(),
-        SPECTROGRAM_SETTINGS,
+        {settings_file for settings_file, _, _ in SPECTROGRAM_SETS.values()},
         rules,
         files,
         workflow.dag_settings.forceall,

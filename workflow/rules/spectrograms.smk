@@ -1,23 +1,28 @@
 # Featurisation. `spectrograms` records the spectrogram settings every PNG is made with
 # (`snakemake -R spectrograms` rebuilds every PNG); one `spectrograms_<block>` rule per block of
 # tracks declares each of its PNGs, before and after any run, and its job rewrites only the PNGs
-# that need it (see genreflow.blocks). The rules of the predict folder's blocks are made here too.
+# that need it (see genreflow.blocks). The rules of the predict folder's blocks, and of the
+# spectrogram sets of experiment variants with other settings, are made here too.
 
 
-rule spectrograms:
-    output:
-        SPECTROGRAM_SETTINGS,
-    log:
-        "results/logs/spectrograms/settings.log",
-    conda:
-        "../../envs/featurize.yaml"
-    params:
-        spectrogram=config["spectrogram"],
-    script:
-        "../scripts/spectrogram_settings.py"
+for rule_name, (settings_file, spectrogram, _) in SPECTROGRAM_SETS.items():
+
+    rule:
+        name:
+            rule_name
+        output:
+            settings_file,
+        log:
+            f"results/logs/spectrograms/{rule_name}.log",
+        conda:
+            "../../envs/featurize.yaml"
+        params:
+            spectrogram=spectrogram,
+        script:
+            "../scripts/spectrogram_settings.py"
 
 
-for rule_name, block in FEATURIZE_BLOCKS.items():
+for rule_name, (block, settings_file, spectrogram) in FEATURIZE_BLOCKS.items():
 
     # The block's audio, as Snakemake sees it: the mtime, input and params triggers (the
     # params: a digest of every member's size, mtime and inode change time, so that a copy with
@@ -50,7 +55,7 @@ for rule_name, block in FEATURIZE_BLOCKS.items():
         name:
             rule_name
         input:
-            settings=SPECTROGRAM_SETTINGS,
+            settings=settings_file,
             audio=block.audio_table,
         output:
             index=block.index,
@@ -65,7 +70,7 @@ for rule_name, block in FEATURIZE_BLOCKS.items():
             mem_mb=1000,
             runtime=30,
         params:
-            spectrogram=config["spectrogram"],
+            spectrogram=spectrogram,
             members=block_members(block),
             left_out=block_left_out(block),
         script:

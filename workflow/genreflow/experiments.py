@@ -1,0 +1,125 @@
+"""Experiments: named variants of the configuration compared by cross-validation by track.
+
+Every variant x fold x seed is its own job. The folds are split-folders' ``kfold`` partitions
+(stratified by genre, seeded); for fold k the held-out test fold is k, the validation fold
+(early stopping, best epoch) is k + 1, and the model trains on the rest: the test fold never
+reaches training or model selection.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .metrics import mean_std
+
+SCORES = ("track_accuracy", "window_accuracy", "macro_f1")
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    """``base`` with ``override`` on top, nested mappings merged key by key (as --configfile does)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else copy.deepcopy(value)
+    return out
+
+
+def variant_config(base: Mapping, spec: Mapping | str | None, workflow_root: str | os.PathLike = ".") -> dict:
+    """The configuration of one variant: the run's configuration (without ``experiments``) with
+    the variant's overrides, given inline or as a preset file, on top."""
+    if isinstance(spec, str):
+        path = Path(spec)
+        path = path if path.is_absolute() or path.exists() else Path(workflow_root) / path
+        spec = yaml.safe_load(path.read_text()) or {}
+    config = deep_merge({k: v for k, v in base.items() if k != "experiments"}, spec or {})
+    return config
+
+
+def assign_folds(tracks: Iterable[tuple[str, str, str]], k: int, seed: int) -> dict[str, int]:
+    """track key -> fold (0-based) for (key, genre, file name) triples, by split-folders' own
+    ``kfold``: per genre, the sorted names shuffled with ``seed`` and dealt into k parts."""
+    import splitfolders
+
+    names = {}
+    with tempfile.TemporaryDirectory(prefix="genreflow-folds-") as tmp:
+        staging, result = Path(tmp) / "tracks", Path(tmp) / "folds"
+        for key, genre, name in tracks:
+            (staging / genre).mkdir(parents=True, exist_ok=True)
+            (staging / genre / name).touch()  # split-folders only looks at the names
+            names[(genre, name)] = key
+        if not names:
+            return {}
+        splitfolders.kfold(str(staging), output=str(result), seed=seed, k=k, move="symlink")
+        # fold_<i>/val holds partition i
+        return {names[(f.parent.name, f.name)]: int(f.parents[2].name.removeprefix("fold_")) - 1 for f in result.glob("fold_*/val/*/*")}
+
+
+def fold_roles(fold: int, k: int) -> dict[int, str]:
+    """Which part each fold plays when ``fold`` is held out."""
+    return {f: "test" if f == fold else "val" if f == (fold + 1) % k else "train" for f in range(k)}
+
+
+def fold_manifest(folds: Mapping[str, int], records: Iterable[Mapping[str, str]], fold: int, k: int) -> list[dict[str, str]]:
+    """Manifest rows (track, genre, split, spectrogram, sha256) of one fold, from the index
+    records of the variant's spectrograms; tracks without a fold or a spectrogram are left out."""
+    roles = fold_roles(fold, k)
+    return [
+        {"track": r["key"], "genre": r["label"], "split": roles[folds[r["key"]]], "spectrogram": r["png"], "sha256": r["png_sha256"]}
+        for r in records
+        if r["status"] == "ok" and r["key"] in folds
+    ]
+
+
+def compare(runs: list[dict], ensembles: Mapping[tuple[str, int], dict]) -> pd.DataFrame:
+    """One row per variant: the test scores as mean and standard deviation over folds and seeds,
+    the seed ensemble's test track accuracy (mean over folds), validation track accuracy
+    (labelled: it picked the epoch), and training time."""
+    rows = []
+    for variant in dict.fromkeys(r["variant"] for r in runs):
+        mine = [r for r in runs if r["variant"] == variant]
+        row = {"variant": variant, "runs": len(mine), "folds": len({r["fold"] for r in mine}), "seeds": len({r["seed"] for r in mine})}
+        for score in SCORES:
+            stats = mean_std([r["test"][score] for r in mine])
+            row[f"test_{score}_mean"], row[f"test_{score}_std"] = stats["mean"], stats["std"]
+        ens = [v["track_accuracy"] for (name, _), v in ensembles.items() if name == variant]
+        row["test_track_accuracy_seed_ensemble"] = float(np.mean(ens)) if ens else float("nan")
+        row["val_track_accuracy_mean"] = mean_std([r["val"]["track_accuracy"] for r in mine])["mean"]
+        row["train_s_mean"] = mean_std([r["train_s"] for r in mine])["mean"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_comparison(table: pd.DataFrame, runs: list[dict], path: str | os.PathLike) -> None:
+    """Test track accuracy per variant: mean +- std over folds and seeds, and each fold's mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(table) + 2), 4))
+    x = np.arange(len(table))
+    ax.bar(x, table["test_track_accuracy_mean"], yerr=table["test_track_accuracy_std"], capsize=6, color="#9ecae1", label="mean +- std (folds x seeds)")
+    for i, variant in enumerate(table["variant"]):
+        per_fold = pd.DataFrame([(r["fold"], r["test"]["track_accuracy"]) for r in runs if r["variant"] == variant], columns=["fold", "acc"])
+        means = per_fold.groupby("fold")["acc"].mean()
+        ax.scatter(np.full(len(means), i) + np.linspace(-0.15, 0.15, len(means)), means, color="#08519c", zorder=3, s=18,
+                   label="one fold (mean over seeds)" if i == 0 else None)
+    ax.set_xticks(x, table["variant"])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test track accuracy")
+    ax.set_title("Variants compared by cross-validation (held-out test folds)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
