@@ -89,6 +89,27 @@ def test_default_model_trains_and_beats_chance(rows, tmp_path):
     assert scores["track_accuracy"] > 0.5, scores  # 3 classes: chance is 1/3
 
 
+def test_weight_averaging_gives_the_saved_model_the_averaged_weights(rows, tmp_path):
+    # ema_momentum this close to 1 keeps the average at the first step's weights: the saved
+    # model (restored from the best epoch's file) must hardly move from where training began,
+    # while the same training without averaging moves on
+    class Start(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.weights = [keras.ops.convert_to_numpy(v) for v in self.model.trainable_variables]
+
+    moved = {}
+    for ema in (0.0, 0.999999):
+        settings = TrainSettings(**{**{f.name: getattr(TINY, f.name) for f in fields(TINY)}, "epochs": 5, "ema_momentum": ema})
+        configure(3, 2, "off", "off", True)
+        keras.backend.clear_session()
+        start, root = Start(), tmp_path / str(ema)
+        model = training.fit(rows, GENRES, settings, SPEC, 3, {}, root / "backup", root / "model.keras", root / "history.csv", verbose=0, extra_callbacks=[start])
+        saved = keras.models.load_model(root / "model.keras")
+        assert all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)) for a, b in zip(saved.trainable_variables, model.trainable_variables))
+        moved[ema] = max(float(np.abs(keras.ops.convert_to_numpy(v) - w).max()) for v, w in zip(saved.trainable_variables, start.weights))
+    assert moved[0.999999] < 0.1 * moved[0.0], moved
+
+
 # --- resuming after an interruption ----------------------------------------------------------
 
 DRIVER = textwrap.dedent(

@@ -20,6 +20,9 @@ TINY = TrainSettings(
     epochs=3, batch_size=8, learning_rate=3e-3, warmup_epochs=1, window_s=1.0, eval_hop_s=0.5, windows_per_track=2,
     min_steps_per_epoch=1, patience=10, filters=(4, 8), input_pool=(2, 2), dropout=0.1, freq_masks=1, freq_mask_max=3,
     time_masks=1, time_mask_max=6, mixup_alpha=0.2, mixed_precision="off", xla="off",
+    # a tiny run has ~3 steps an epoch: the default 0.99 would average over ~100 steps and keep
+    # the weights near their start; 0.8 averages over ~5, so the weight averaging is still exercised
+    ema_momentum=0.8,
 )
 
 

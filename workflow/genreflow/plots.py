@@ -3,11 +3,11 @@ so the light summary and report rules can draw them)."""
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .atomic import atomic_path
 
@@ -43,14 +43,12 @@ def plot_curves(history_csv: Path, out_png: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(history_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+    history = pd.read_csv(history_csv)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label in (("", "train"), ("val_", "validation")):
-            if rows and f"{prefix}{metric}" in rows[0]:
-                ax.plot(epochs, [float(r[f"{prefix}{metric}"]) for r in rows], label=label)
+            if f"{prefix}{metric}" in history:
+                ax.plot(history["epoch"] + 1, history[f"{prefix}{metric}"], label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

@@ -23,9 +23,10 @@ class TrainSettings:
     filters: tuple[int, ...] = (16, 32, 64, 128)
     input_pool: tuple[int, ...] = (2, 2)  # (mel bands, frames) averaged before the first conv
     dropout: float = 0.3
-    freq_masks: int = 2
+    ema_momentum: float = 0.99  # > 0: evaluate and keep an exponential moving average of the weights
+    freq_masks: int = 0  # SpecAugment masks, off by default (chosen by cross-validation, see README)
     freq_mask_max: int = 16
-    time_masks: int = 2
+    time_masks: int = 0
     time_mask_max: int = 24
     mixup_alpha: float = 0.2
     image_size: int = 64  # blog recipe: side of the square RGB input

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from . import data, models
 from .augment import SpecAugment, blog_augmentation, with_masks
@@ -162,7 +162,10 @@ def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: 
             initial_learning_rate=settings.learning_rate / 10, decay_steps=total - warmup,
             warmup_target=settings.learning_rate, warmup_steps=warmup, alpha=0.01,
         )
-        optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=settings.weight_decay)
+        optimizer = keras.optimizers.AdamW(
+            learning_rate=schedule, weight_decay=settings.weight_decay,
+            use_ema=settings.ema_momentum > 0, ema_momentum=settings.ema_momentum or 0.99,
+        )
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla or keras.backend.backend() == "jax")
 
@@ -179,11 +182,18 @@ def selection_start(settings: TrainSettings) -> int:
 
 def best_so_far(history_csv: Path, monitor: str, start_epoch: int = 0) -> float | None:
     """The best ``monitor`` value of the epochs (from ``start_epoch`` on) finished before an interruption."""
-    if not history_csv.exists():
+    history = read_history(history_csv)
+    if history is None or monitor not in history:
         return None
-    with open(history_csv, newline="") as fh:
-        values = [float(row[monitor]) for row in csv.DictReader(fh) if row.get(monitor) and int(row["epoch"]) >= start_epoch]
-    return min(values) if values else None
+    values = history.loc[history["epoch"] >= start_epoch, monitor].dropna()
+    return float(values.min()) if len(values) else None
+
+
+def read_history(history_csv: Path) -> pd.DataFrame | None:
+    """The per-epoch history ``keras.callbacks.CSVLogger`` wrote, or None before the first epoch."""
+    if not history_csv.exists() or history_csv.stat().st_size == 0:
+        return None
+    return pd.read_csv(history_csv)
 
 
 class BestWeights(keras.callbacks.Callback):
@@ -221,14 +231,12 @@ def log_finished_epochs(history_csv: Path) -> None:
     """A resumed training's log starts with the lines of the epochs finished before the
     interruption: Snakemake deletes a job's log before it runs the job again, the backup's
     history keeps them."""
-    if not history_csv.exists():
+    history = read_history(history_csv)
+    if history is None or history.empty:
         return
-    with open(history_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if rows:
-        log.info("resuming after %d finished epoch(s), logged again from %s:", len(rows), history_csv)
-    for row in rows:
-        log_epoch(int(row.pop("epoch")), {k: float(v) for k, v in row.items() if v})
+    log.info("resuming after %d finished epoch(s), logged again from %s:", len(history), history_csv)
+    for row in history.to_dict("records"):
+        log_epoch(int(row.pop("epoch")), {k: v for k, v in row.items() if pd.notna(v)})
 
 
 def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None = None) -> list[keras.callbacks.Callback]:
@@ -243,6 +251,10 @@ def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None 
     ]
     if settings.recipe != "blog":
         start = selection_start(settings)
+        if settings.ema_momentum > 0:
+            # After the backup (which keeps the raw weights and the averages in the optimizer):
+            # validation, the best-epoch file and the end of training see the averaged weights.
+            callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
         callbacks += [
             BestWeights(backup_dir / "best.weights.h5", start, best_so_far(history_csv, "val_loss", start)),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, start_from_epoch=start),
