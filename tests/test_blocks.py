@@ -196,3 +196,37 @@ def test_jobs_read_their_request_from_the_environment():
     assert forced_for("r1", environ)("anything.png")
     assert forced_for("r2", environ)("x/./a.png") and not forced_for("r2", environ)("x/b.png")
     assert not forced_for("r3", environ)("x/a.png") and not forced_for("r1", {})("x.png")
+
+
+def test_another_spectrogram_set_is_left_out_as_the_plan_and_as_its_own_jobs_recorded(folder):
+    """An experiment variant with other spectrogram settings (genreflow.plan.rerooted): the same
+    blocks under another root; what start-up left out stays out, a rejection its own job recorded
+    counts while the audio is unchanged, a recorded file that is gone does not stop start-up, and
+    a cluster job takes the submitting process's decisions without reading the index."""
+    from genreflow.plan import Plan, index_path, rerooted
+
+    members = items(folder, ["a.00000", "a.00001", "a.00002", "a.00003", "a.00004"])
+    base = Plan(plan(folder, members, known_bad={"a.00001"}))
+    root = str(folder / "variant")
+
+    def keys(blocks):
+        return {name: ([m.key for m in b.members], [(i.key, r) for i, r in b.left_out]) for name, b in blocks.items()}
+
+    first = rerooted(base, root)
+    assert keys(first) == keys(base.blocks)
+    assert all(m.png.startswith(root + "/g/") for b in first.values() for m in b.members)
+    assert first["00002"].index == index_path("00002", root)
+
+    rejected = {"status": "rejected", "reason": "cannot decode audio (x)"}
+    write_index(index_path("00002", root), [
+        {"key": "a.00002", **rejected, "audio_stamp": audio_stamp(folder / "audio" / "a.00002.wav")},
+        {"key": "a.00003", **rejected, "audio_stamp": audio_stamp(folder / "audio" / "a.00003.wav")},
+    ])
+    os.remove(folder / "audio" / "a.00003.wav")  # gone since: made by a rule of this run, as at start-up
+    again = rerooted(base, root)
+    assert keys(again)["00002"] == (["a.00003"], [("a.00002", "cannot decode audio (x)")])
+    assert keys(again)["00000"] == keys(base.blocks)["00000"]
+
+    decided = rerooted(base, root, decided={"a.00003": "decided at submission"})
+    assert keys(decided)["00002"] == (["a.00002"], [("a.00003", "decided at submission")])
+    assert decided["00002"].recorded == {}

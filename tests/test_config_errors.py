@@ -197,6 +197,18 @@ def test_nested_config_overrides_on_the_command_line_keep_their_types(dataset):
     assert proc.returncode != 0 and "'lots' is not of type 'integer'" in proc.stdout + proc.stderr
 
 
+def test_variant_overrides_on_the_command_line_keep_their_types(dataset):
+    """A variant's overrides inside --config braces arrive as strings too; a wrong one is still named."""
+    cfg = dataset / "base.yaml"
+    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES}))
+    variants = "experiments={variants: {short: {train: {epochs: 5, dropout: 0.5}}}, cv: {folds: 3}}"
+    proc = run_snakemake(dataset, "--summary", "--configfile", str(cfg), "--config", variants, "--", "results/experiments/comparison.tsv", timeout=120)
+    assert "results/experiments/variant~short/fold~2/seed~42/metrics.json" in proc.stdout
+    wrong = "experiments={variants: {short: {train: {epochs: lots}}}}"
+    proc = run_snakemake(dataset, "-n", "--cores", "1", "--configfile", str(cfg), "--config", wrong, check=False, timeout=120)
+    assert proc.returncode != 0 and "experiments.variants.short" in proc.stdout + proc.stderr and "'lots' is not of type 'integer'" in proc.stdout + proc.stderr
+
+
 def test_cli_strings_become_the_types_the_schema_asks_for():
     from genreflow.config import coerce_cli_strings
 

@@ -132,7 +132,8 @@ def stamps_digest(items: Iterable[Item]) -> str:
 
 
 def read_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """key -> record of a block's index table; empty when the block never ran."""
+    """key -> record of a block's table keyed by ``key`` (its index, or predict's probability
+    table); empty when the block never ran."""
     try:
         table = read_table(path)
     except FileNotFoundError:
@@ -172,7 +173,7 @@ def plan_blocks(
         if decided is not None:
             reason = decided.get(item.key)
         else:
-            reason = _left_out_reason(item, block.recorded.get(item.key), known_bad, sniff)
+            reason = left_out_reason(item, block.recorded.get(item.key), known_bad, sniff)
         if reason:
             block.left_out.append((item, reason))
         else:
@@ -180,7 +181,9 @@ def plan_blocks(
     return dict(sorted(blocks.items()))
 
 
-def _left_out_reason(item: Item, record: dict[str, str] | None, known_bad: set[str], sniff) -> str | None:
+def left_out_reason(item: Item, record: dict[str, str] | None, known_bad: set[str], sniff) -> str | None:
+    """Why ``item`` is left out of its block's job (None: it is a member), given its record in
+    the block's index."""
     if item.key in known_bad:
         return KNOWN_BAD
     if not os.path.lexists(item.audio):

@@ -23,10 +23,10 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from .atomic import sha256_of
+from .tracks import TRACK_FILE_RE
 
 log = logging.getLogger(__name__)
 
-AUDIO_NAME = re.compile(r"^[a-z]+\.\d{5}\.(au|wav|flac)$")  # blues.00042.au
 _SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 # a broken archive surfaces as any of these, depending on the layer that notices first
 _BROKEN = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, zlib.error, lzma.LZMAError)
@@ -174,7 +174,7 @@ def find_genre_root(root: Path) -> Path:
     ``genres/<genre>/`` of the original archive, ``Data/genres_original/<genre>/`` of Kaggle's."""
     level = [Path(root)]
     while level:
-        hits = [d for d in level if any(any(AUDIO_NAME.match(f.name) for f in sub.iterdir() if f.is_file()) for sub in _subdirs(d))]
+        hits = [d for d in level if any(any(TRACK_FILE_RE.match(f.name) for f in sub.iterdir() if f.is_file()) for sub in _subdirs(d))]
         if len(hits) > 1:
             raise DownloadError(f"ambiguous archive layout: genre folders in {', '.join(str(h.relative_to(root)) for h in hits)}")
         if hits:
@@ -194,10 +194,10 @@ def expected_tracks(audio_dir: str, genres: list[str], settings: dict) -> list:
     """The tracks a GTZAN archive holds (``download.tracks_per_genre`` numbered clips of every
     genre, named ``<genre>.NNNNN.<download.extension>``): known before it is downloaded, so that
     the run that downloads it also featurises and trains."""
+    from .demo import demo_track_ids
     from .tracks import Track
 
     return [
-        Track(genre, f"{genre}.{number:05d}", f"{audio_dir}/{genre}/{genre}.{number:05d}.{settings['extension']}")
-        for genre in genres
-        for number in range(settings["tracks_per_genre"])
+        Track(genre, track, f"{audio_dir}/{genre}/{track}.{settings['extension']}")
+        for genre, track in demo_track_ids(genres, settings["tracks_per_genre"])
     ]

@@ -18,16 +18,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .blocks import OK
 from .metrics import mean_std
 
 SCORES = ("track_accuracy", "window_accuracy", "macro_f1")
 
 
 def deep_merge(base: Mapping, override: Mapping) -> dict:
-    """``base`` with ``override`` on top, nested mappings merged key by key (as --configfile does)."""
+    """``base`` with ``override`` on top, nested mappings merged key by key by Snakemake's own
+    ``update_config`` (what --configfile does); neither argument is changed."""
+    from snakemake.utils import update_config
+
     out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else copy.deepcopy(value)
+    update_config(out, copy.deepcopy(dict(override)))
     return out
 
 
@@ -38,8 +41,7 @@ def variant_config(base: Mapping, spec: Mapping | str | None, workflow_root: str
         path = Path(spec)
         path = path if path.is_absolute() or path.exists() else Path(workflow_root) / path
         spec = yaml.safe_load(path.read_text()) or {}
-    config = deep_merge({k: v for k, v in base.items() if k != "experiments"}, spec or {})
-    return config
+    return deep_merge({k: v for k, v in base.items() if k != "experiments"}, spec or {})
 
 
 def assign_folds(tracks: Iterable[tuple[str, str, str]], k: int, seed: int) -> dict[str, int]:
@@ -73,7 +75,7 @@ def fold_manifest(folds: Mapping[str, int], records: Iterable[Mapping[str, str]]
     return [
         {"track": r["key"], "genre": r["label"], "split": roles[folds[r["key"]]], "spectrogram": r["png"], "sha256": r["png_sha256"]}
         for r in records
-        if r["status"] == "ok" and r["key"] in folds
+        if r["status"] == OK and r["key"] in folds
     ]
 
 

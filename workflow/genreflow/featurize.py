@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Callable, Mapping
 from .audio import AudioError, decode, fit_length
 from .blocks import OK, REJECTED, Item, audio_stamp, write_index
 from .params import SpectrogramParams
-from .pngio import write_png_atomic
+from .pngio import png_text, write_png_atomic
 from .spectrogram import blog_specgram_image, log_mel, to_grayscale
 from .tracks import sniff_audio
 
@@ -39,7 +38,7 @@ def featurize_file(item: Item, params: SpectrogramParams) -> dict[str, str]:
         stamp = audio_stamp(item.audio)  # before reading: a file replaced meanwhile is redone next time
     except OSError as err:
         raise AudioError(f"{item.audio}: cannot read file ({err.strerror})") from err
-    not_audio = sniff_audio(item.audio)  # what start-up checks too: the same reason either way
+    not_audio = sniff_audio(item.audio)  # start-up's header check (sniff_content) and more: a reason for every unreadable file
     if not_audio:
         raise AudioError(f"{item.audio}: {not_audio}")
     samples, info = decode(item.audio, params.sample_rate, params.offset_s, params.duration_s)
@@ -83,7 +82,7 @@ def current_record(item: Item, params: SpectrogramParams) -> tuple[dict[str, str
         data = Path(item.png).read_bytes()
     except FileNotFoundError:
         return None, "missing"
-    text = png_text_if_intact(data)
+    text = png_text(data, verify=True)
     if text is None:
         return None, "damaged (not a complete PNG)"
     if text.get(SIGNATURE_KEY) != params.signature():
@@ -91,19 +90,6 @@ def current_record(item: Item, params: SpectrogramParams) -> tuple[dict[str, str
     if text.get(AUDIO_STAMP_KEY) != stamp:
         return None, "made from another version of the audio file"
     return record_of(item, data, stamp, {k: text.get(f"genreflow:{k}", "") for k in SOURCE_FIELDS}), ""
-
-
-def png_text_if_intact(data: bytes) -> dict[str, str] | None:
-    """Text chunks of a PNG whose every chunk is complete and passes its CRC, else None."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            text = {k: v for k, v in img.info.items() if isinstance(v, str)}
-            img.verify()
-    except Exception:  # Pillow raises many types for broken files (SyntaxError, OSError, ...)
-        return None
-    return text
 
 
 def remove_leftovers(png_path: str) -> None:

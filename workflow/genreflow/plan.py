@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from .blocks import REJECTED, Block, Item, audio_stamp, block_name, plan_blocks, read_index, safe_id
+from .blocks import Block, Item, block_name, left_out_reason, plan_blocks, read_index, safe_id
 from .config import ConfigError
 from .demo import demo_track_ids
 from .tracks import Rejection, Track, discover_tracks, sniff_content
@@ -138,18 +138,23 @@ def sheet_collection(table, sheet: str, genres: list[str]) -> Collection:
     return collection
 
 
-def rerooted(plan: Plan, root: str) -> dict[str, Block]:
+def rerooted(plan: Plan, root: str, decided: dict[str, str] | None = None) -> dict[str, Block]:
     """The plan's blocks with the spectrograms (and index tables) under ``root``: another
-    spectrogram set of the same tracks, left out as in the plan, and as its own jobs recorded."""
+    spectrogram set of the same tracks, left out as in the plan, and as its own jobs recorded
+    (or, in a cluster job, as ``decided`` by the submitting process)."""
     blocks = {}
     for name, block in plan.blocks.items():
         move = lambda item: replace(item, png=spectrogram_path(item.label, item.key, root))  # noqa: E731
         moved = Block(name, index_path(name, root), left_out=[(move(i), reason) for i, reason in block.left_out])
-        moved.recorded = read_index(moved.index)
+        if decided is None:
+            moved.recorded = read_index(moved.index)
         for item in map(move, block.members):
-            record = moved.recorded.get(item.key)
-            if record and record["status"] == REJECTED and record["audio_stamp"] == audio_stamp(item.audio):
-                moved.left_out.append((item, record["reason"]))
+            if decided is not None:
+                reason = decided.get(item.key)
+            else:  # the plan has sniffed the members already: only this set's own rejections count
+                reason = left_out_reason(item, moved.recorded.get(item.key), set(), sniff=lambda _: None)
+            if reason:
+                moved.left_out.append((item, reason))
             else:
                 moved.members.append(item)
         blocks[name] = moved

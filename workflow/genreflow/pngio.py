@@ -31,13 +31,22 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str,
         Image.fromarray(image).save(tmp, format="PNG", pnginfo=info, compress_level=COMPRESS_LEVEL)
 
 
+def png_text(source: str | os.PathLike | bytes, verify: bool = False) -> dict[str, str] | None:
+    """Text chunks of a PNG (a path or its bytes) without decoding its pixels; None for a missing
+    or broken file, and with ``verify`` also unless every chunk is complete and passes its CRC."""
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            text = {k: str(v) for k, v in img.info.items() if isinstance(v, str)}
+            if verify:
+                img.verify()
+    except Exception:  # Pillow raises many types for broken files (SyntaxError, OSError, ...)
+        return None
+    return text
+
+
 def read_png_text(path: str | os.PathLike) -> dict[str, str]:
     """Text chunks of a PNG without decoding its pixels; empty for a missing or broken file."""
-    try:
-        with Image.open(path) as img:
-            return {k: str(v) for k, v in img.info.items() if isinstance(v, str)}
-    except (OSError, SyntaxError, ValueError):
-        return {}
+    return png_text(path) or {}
 
 
 class DamagedSpectrogram(OSError):

@@ -118,14 +118,6 @@ def make_predict_plan(
     return PredictPlan(root, files, blocks, skipped)
 
 
-def read_probabilities(path: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """key -> row of a block's probability table; empty before its first run."""
-    try:
-        return {row["key"]: row for row in read_table(path).to_dict("records")}
-    except FileNotFoundError:
-        return {}
-
-
 def classify_block(
     model_path: str, index: str, table: str, genres: Sequence[str], settings: TrainSettings, spec: SpectrogramParams,
     forced: Callable[[str], bool],
@@ -137,7 +129,7 @@ def classify_block(
     """
     model_sha256 = sha256_of(model_path)
     columns = [f"p_{g}" for g in genres]
-    previous = {} if forced(table) else read_probabilities(table)
+    previous = {} if forced(table) else read_index(table)  # keyed like the index
     featurised = [r for r in read_index(index).values() if r["status"] == OK]
     kept, todo = [], []
     for record in featurised:

@@ -50,13 +50,13 @@ def summarize(seed_metrics, seed_predictions, seeds, splits, genres, recipe, pri
     # (or, for the blog recipe, are all there is) and are reported only under their own name.
     test = report["splits"].get("test", {})
     headline = "test" if test.get("ensemble") else None
-    ensemble = test.get("ensemble", {}) if headline else {}
+    ensemble, over_seeds = (test["ensemble"], test["mean_std"]) if headline else ({}, {})
     report.update(
         headline_split=headline,
         accuracy=ensemble.get("track_accuracy"),
         track_accuracy=ensemble.get("track_accuracy"),
-        window_accuracy=test.get("mean_std", {}).get("window_accuracy", {}).get("mean") if headline else None,
-        loss=test.get("mean_std", {}).get("loss", {}).get("mean") if headline else None,
+        window_accuracy=over_seeds.get("window_accuracy", {}).get("mean"),
+        loss=over_seeds.get("loss", {}).get("mean"),
         macro_f1=ensemble.get("macro_f1"),
         per_class=ensemble.get("per_class", {}),
     )

@@ -164,7 +164,7 @@ def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: 
         )
         optimizer = keras.optimizers.AdamW(
             learning_rate=schedule, weight_decay=settings.weight_decay,
-            use_ema=settings.ema_momentum > 0, ema_momentum=settings.ema_momentum or 0.99,
+            use_ema=settings.ema_momentum > 0, ema_momentum=settings.ema_momentum,
         )
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla or keras.backend.backend() == "jax")
@@ -253,7 +253,8 @@ def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None 
         start = selection_start(settings)
         if settings.ema_momentum > 0:
             # After the backup (which keeps the raw weights and the averages in the optimizer):
-            # validation, the best-epoch file and the end of training see the averaged weights.
+            # validation and the best-epoch file see the averaged weights, and so does the saved
+            # model, which fit() loads from that file (an early stop leaves raw weights in place)
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
         callbacks += [
             BestWeights(backup_dir / "best.weights.h5", start, best_so_far(history_csv, "val_loss", start)),

@@ -17,7 +17,7 @@ from genreflow.blocks import (
 )
 from genreflow.download import archive_name, expected_tracks
 from genreflow.params import SpectrogramParams
-from genreflow.config import ConfigError, check_settings
+from genreflow.config import ConfigError, check_settings, typed_as_schema
 from genreflow.experiments import variant_config
 from genreflow.demo import GTZAN_GENRES
 from genreflow.plan import (
@@ -161,7 +161,11 @@ def variant_configs(variants):
     """name -> the variant's whole configuration, checked like the run's own."""
     configs = {}
     for name, spec in variants.items():
-        merged = variant_config(config, spec, workflow.basedir)
+        # --config values inside braces arrive as strings, the variants' too
+        merged = typed_as_schema(
+            variant_config(config, spec, workflow.basedir),
+            f"{workflow.basedir}/config/schema.yaml",
+        )
         try:
             validate(merged, "../../config/schema.yaml")
             check_settings(merged)
@@ -212,7 +216,7 @@ for name, variant in VARIANTS.items():
         f"results/experiments/spectrograms/{signature[:8]}",
     )
     if rule_name not in SPECTROGRAM_SETS:
-        blocks = rerooted(PLAN, root)
+        blocks = rerooted(PLAN, root, decided_at_submission(rule_name))
         SPECTROGRAM_SETS[rule_name] = (
             f"{root}/settings.json",
             variant["spectrogram"],
