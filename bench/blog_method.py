@@ -19,7 +19,17 @@ def main(audio_dir: str, out_dir: str) -> None:
     plt.figure(figsize=(8, 8))
     for song in sorted(Path(audio_dir).glob("*/*.wav")):
         y, sr = librosa.load(song, mono=True, duration=5)
-        plt.specgram(y, NFFT=2048, Fs=2, Fc=0, noverlap=128, cmap=cmap, sides="default", mode="default", scale="dB")
+        plt.specgram(
+            y,
+            NFFT=2048,
+            Fs=2,
+            Fc=0,
+            noverlap=128,
+            cmap=cmap,
+            sides="default",
+            mode="default",
+            scale="dB",
+        )
         plt.axis("off")
         target = Path(out_dir) / song.parent.name / f"{song.stem.replace('.', '')}.png"
         target.parent.mkdir(parents=True, exist_ok=True)

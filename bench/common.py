@@ -12,11 +12,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
-GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+GENRES = [
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
+]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def synthetic_gtzan(root: Path, n_files: int, seconds: float = 30.0, rate: int = 22050) -> list[Path]:
+def synthetic_gtzan(
+    root: Path, n_files: int, seconds: float = 30.0, rate: int = 22050
+) -> list[Path]:
     """``n_files`` demo clips spread over the ten genres, written once and reused."""
     from genreflow.demo import synthesize, write_wav_atomic
 
@@ -42,15 +55,23 @@ _PEAK_WRAPPER = (
 )
 
 
-def run_timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, float]:
+def run_timed(
+    cmd: list[str], cwd: Path | None = None, env: dict | None = None
+) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB, largest single process of the command's tree)."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _PEAK_WRAPPER, *cmd], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+        [sys.executable, "-c", _PEAK_WRAPPER, *cmd],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])} ... failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     peak_kib = int(proc.stderr.strip().splitlines()[-1])
     return wall, peak_kib / 1024
 
@@ -64,7 +85,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def table(header: list[str], rows: list[list[object]]) -> str:

@@ -15,7 +15,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-
 from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, table
 
 
@@ -26,10 +25,14 @@ def placeholders(root: Path, n_files: int) -> None:
     shutil.rmtree(root, ignore_errors=True)
     for genre in GENRES:
         (root / genre).mkdir(parents=True)
-        soundfile.write(root / genre / ".template.wav", np.zeros(64, dtype=np.float32), 22050, subtype="PCM_16")
+        soundfile.write(
+            root / genre / ".template.wav", np.zeros(64, dtype=np.float32), 22050, subtype="PCM_16"
+        )
     for i in range(n_files):
         genre = GENRES[i % len(GENRES)]
-        os.link(root / genre / ".template.wav", root / genre / f"{genre}.{i // len(GENRES):05d}.wav")
+        os.link(
+            root / genre / ".template.wav", root / genre / f"{genre}.{i // len(GENRES):05d}.wav"
+        )
     for genre in GENRES:
         (root / genre / ".template.wav").unlink()
 
@@ -39,7 +42,20 @@ def dry_run(audio: Path, workdir: Path) -> tuple[float, float]:
     workdir.mkdir(parents=True)
     overrides = workdir / "bench.yaml"
     overrides.write_text(f"audio_dir: {audio}\n")
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "-n", "--quiet", "rules", "--configfile", str(overrides)]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "-n",
+        "--quiet",
+        "rules",
+        "--configfile",
+        str(overrides),
+    ]
     return run_timed(cmd)
 
 
@@ -74,7 +90,20 @@ def bare_dry_run(audio: Path, workdir: Path) -> tuple[float, float]:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     (workdir / "Snakefile").write_text(BARE_SNAKEFILE)
-    cmd = [SNAKEMAKE, "--snakefile", str(workdir / "Snakefile"), "--directory", str(workdir), "--cores", "2", "-n", "--quiet", "rules", "--config", f"audio={audio}"]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(workdir / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "-n",
+        "--quiet",
+        "rules",
+        "--config",
+        f"audio={audio}",
+    ]
     return run_timed(cmd)
 
 
@@ -89,10 +118,29 @@ def main() -> None:
         placeholders(audio, n)
         wall, rss = dry_run(audio, args.work / f"wd_{n}")
         bare, _ = bare_dry_run(audio, args.work / f"bare_{n}")
-        rows.append([f"{n:,}", f"{wall:.1f}", f"{rss:.0f}", "yes" if wall < 15 and rss < 2048 else "NO", f"{bare:.1f}"])
+        rows.append(
+            [
+                f"{n:,}",
+                f"{wall:.1f}",
+                f"{rss:.0f}",
+                "yes" if wall < 15 and rss < 2048 else "NO",
+                f"{bare:.1f}",
+            ]
+        )
         shutil.rmtree(audio, ignore_errors=True)
     print(f"snakemake -n on {machine()}\n")
-    print(table(["audio files", "wall s", "peak RSS MiB", "< 15 s and < 2 GiB", "same DAG, bare Snakefile: wall s"], rows))
+    print(
+        table(
+            [
+                "audio files",
+                "wall s",
+                "peak RSS MiB",
+                "< 15 s and < 2 GiB",
+                "same DAG, bare Snakefile: wall s",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ def two_processes(audio: Path, out: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, **LEAN_ENV}
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, LOOP, str(audio), str(out), "--part", f"{i}/2"], env=env) for i in (0, 1)]
+    procs = [
+        subprocess.Popen([sys.executable, LOOP, str(audio), str(out), "--part", f"{i}/2"], env=env)
+        for i in (0, 1)
+    ]
     if any(p.wait() for p in procs):
         raise RuntimeError("a reference process failed")
     return time.perf_counter() - start
@@ -48,7 +51,20 @@ def indexes(files: list[Path], block_size: int = 50) -> list[str]:
 
 
 def snakemake(workdir: Path, *args: str) -> tuple[float, float]:
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "--quiet", "all", "--configfile", str(workdir / "bench.yaml"), *args]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--quiet",
+        "all",
+        "--configfile",
+        str(workdir / "bench.yaml"),
+        *args,
+    ]
     return run_timed(cmd, env=LEAN_ENV)
 
 
@@ -61,7 +77,10 @@ def workflow(audio: Path, workdir: Path, files: list[Path]) -> tuple[float, floa
 
 
 def png_stats(workdir: Path) -> dict[Path, tuple[int, int]]:
-    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (workdir / "results/spectrograms").glob("*/*.png")}
+    return {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in (workdir / "results/spectrograms").glob("*/*.png")
+    }
 
 
 def add_clips(audio: Path, files: list[Path], count: int) -> list[Path]:
@@ -72,7 +91,11 @@ def add_clips(audio: Path, files: list[Path], count: int) -> list[Path]:
     added = []
     for i in range(count):
         genre_index = i % len(GENRES)
-        path = audio / GENRES[genre_index] / f"{GENRES[genre_index]}.{first + i // len(GENRES):05d}.wav"
+        path = (
+            audio
+            / GENRES[genre_index]
+            / f"{GENRES[genre_index]}.{first + i // len(GENRES):05d}.wav"
+        )
         write_wav_atomic(path, synthesize(genre_index, first + i, 30.0, 22050, seed=2), 22050)
         added.append(path)
     return added
@@ -87,13 +110,23 @@ def main() -> None:
     audio = args.work / "audio"
     shutil.rmtree(audio, ignore_errors=True)
     files = synthetic_gtzan(audio, args.files)
-    loop(audio, args.work / "warm-up")  # page cache and numba's compiled-function cache warm for everyone
+    loop(
+        audio, args.work / "warm-up"
+    )  # page cache and numba's compiled-function cache warm for everyone
 
     wall = {
         "one": loop(audio, args.work / "loop")[0],
         "two": two_processes(audio, args.work / "two"),
         "workflow": workflow(audio, args.work / "wf", files)[0],
-        "blog": run_timed([sys.executable, str(REPO / "bench" / "blog_method.py"), str(audio), str(args.work / "blog")], env=LEAN_ENV)[0],
+        "blog": run_timed(
+            [
+                sys.executable,
+                str(REPO / "bench" / "blog_method.py"),
+                str(audio),
+                str(args.work / "blog"),
+            ],
+            env=LEAN_ENV,
+        )[0],
     }
     rows = [
         ["library loop, 1 process", wall["one"]],
@@ -102,8 +135,18 @@ def main() -> None:
         ["blog's loop (librosa.load + plt.specgram + savefig), 1 process", wall["blog"]],
     ]
     print(f"Featurisation of {args.files} synthetic 30-s clips on {machine()}\n")
-    print(table(["method", "wall s", "ms/file", "x 2 processes"], [[m, f"{w:.1f}", f"{w / args.files * 1000:.1f}", f"{w / wall['two']:.2f}"] for m, w in rows]))
-    print(f"\nworkflow / 2 processes = {wall['workflow'] / wall['two']:.2f} (target <= 1.3); blog / workflow = {wall['blog'] / wall['workflow']:.1f}x (target >= 5)")
+    print(
+        table(
+            ["method", "wall s", "ms/file", "x 2 processes"],
+            [
+                [m, f"{w:.1f}", f"{w / args.files * 1000:.1f}", f"{w / wall['two']:.2f}"]
+                for m, w in rows
+            ],
+        )
+    )
+    print(
+        f"\nworkflow / 2 processes = {wall['workflow'] / wall['two']:.2f} (target <= 1.3); blog / workflow = {wall['blog'] / wall['workflow']:.1f}x (target >= 5)"
+    )
 
     workdir = args.work / "wf"
     before = png_stats(workdir)
@@ -113,20 +156,24 @@ def main() -> None:
     rerun, _ = snakemake(workdir, "--", *targets)
     after = png_stats(workdir)
     unchanged = sum(after.get(p) == s for p, s in before.items())
-    written = len(set(after) - set(before)) + sum(after.get(p, s)[0] != s[0] for p, s in before.items())
+    written = len(set(after) - set(before)) + sum(
+        after.get(p, s)[0] != s[0] for p, s in before.items()
+    )
     noop, _ = snakemake(workdir, "-n", "--", *targets)
     print(f"\nAdding {args.added} clips (new track numbers) to the {len(before)} featurised ones")
     print("(jazz.00054 is in known_bad_tracks by default, as it is broken in real GTZAN copies)\n")
-    print(table(
-        ["what", "value"],
-        [
-            ["PNGs written by the re-run", written],
-            ["other PNGs with inode and mtime unchanged", f"{unchanged} of {len(before)}"],
-            ["re-run, snakemake --cores 2 (s)", f"{rerun:.1f}"],
-            ["planning it, snakemake -n (s)", f"{planning:.1f}"],
-            ["planning once it is done, snakemake -n (s)", f"{noop:.1f}"],
-        ],
-    ))
+    print(
+        table(
+            ["what", "value"],
+            [
+                ["PNGs written by the re-run", written],
+                ["other PNGs with inode and mtime unchanged", f"{unchanged} of {len(before)}"],
+                ["re-run, snakemake --cores 2 (s)", f"{rerun:.1f}"],
+                ["planning it, snakemake -n (s)", f"{planning:.1f}"],
+                ["planning once it is done, snakemake -n (s)", f"{noop:.1f}"],
+            ],
+        )
+    )
     for path in added:
         path.unlink()
 

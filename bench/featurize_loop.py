@@ -24,7 +24,9 @@ def main() -> None:
     args = parser.parse_args()
     params = SpectrogramParams()  # the workflow's defaults
     if args.blog:
-        params = SpectrogramParams(kind="blog_specgram", duration_s=5.0, width_px=800, height_px=800)
+        params = SpectrogramParams(
+            kind="blog_specgram", duration_s=5.0, width_px=800, height_px=800
+        )
     index, parts = map(int, args.part.split("/"))
     for audio in sorted(Path(args.audio_dir).glob("*/*.wav"))[index::parts]:
         png = f"{args.out_dir}/{audio.parent.name}/{audio.stem}.png"

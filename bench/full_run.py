@@ -25,7 +25,9 @@ def stage_times(log: Path) -> dict[str, float]:
     for line in log.read_text().splitlines():
         if m := STAMP.match(line):
             stamp = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
-        elif stamp and (m := re.match(r"\s*(?:local)?rule (\w+):|Finished jobid: \d+ \(Rule: (\w+)\)", line)):
+        elif stamp and (
+            m := re.match(r"\s*(?:local)?rule (\w+):|Finished jobid: \d+ \(Rule: (\w+)\)", line)
+        ):
             rule = m.group(1) or m.group(2)
             stage = "featurise" if rule.startswith("spectrograms_") else rule
             spans.setdefault(stage, []).append(stamp)
@@ -43,17 +45,31 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     (workdir / "bench.yaml").write_text(f"audio_dir: {audio}\n")
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "--configfile", str(workdir / "bench.yaml")]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        str(workdir / "bench.yaml"),
+    ]
     wall, rss = run_timed(cmd, env={"OPENBLAS_NUM_THREADS": "1"})
     log = max((workdir / ".snakemake/log").glob("*.snakemake.log"))
     stages = stage_times(log)
     metrics = json.loads((workdir / "results/metrics/metrics.json").read_text())
     epochs = len((workdir / "results/model/history.csv").read_text().splitlines()) - 1
-    print(f"Default recipe, {args.files} synthetic 30-s clips, snakemake --cores 2 on {machine()}\n")
+    print(
+        f"Default recipe, {args.files} synthetic 30-s clips, snakemake --cores 2 on {machine()}\n"
+    )
     rows = [[stage, f"{seconds:.0f}"] for stage, seconds in stages.items() if stage != "all"]
     rows.append(["**total (wall)**", f"**{wall:.0f}**"])
     print(table(["stage", "seconds"], rows))
-    print(f"\npeak RSS {rss:.0f} MiB; {epochs} epochs; test track accuracy {metrics['track_accuracy']:.3f}; target: total < 600 s")
+    print(
+        f"\npeak RSS {rss:.0f} MiB; {epochs} epochs; test track accuracy {metrics['track_accuracy']:.3f}; target: total < 600 s"
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ def featurise_clip(job: tuple[int, int, str]) -> None:
     genre_index, track, png = job
     spec = SpectrogramParams()
     if not Path(png).exists():
-        write_png_atomic(png, render(synthesize(genre_index, track, spec.duration_s, spec.sample_rate, seed=1), spec))
+        write_png_atomic(
+            png,
+            render(synthesize(genre_index, track, spec.duration_s, spec.sample_rate, seed=1), spec),
+        )
 
 
 def gtzan_sized(root: Path, clips: int) -> list[dict[str, str]]:
@@ -62,10 +65,15 @@ def gtzan_sized(root: Path, clips: int) -> list[dict[str, str]]:
         jobs.append((genre_index, track, str(png)))
         entries.append(Entry(f"{genre}.{track:05d}", genre, str(png)))
     # one BLAS thread per process, as the featurisation jobs have (numpy is not imported yet)
-    with multiprocessing.Pool(os.cpu_count(), initializer=os.environ.__setitem__, initargs=("OPENBLAS_NUM_THREADS", "1")) as pool:
+    with multiprocessing.Pool(
+        os.cpu_count(), initializer=os.environ.__setitem__, initargs=("OPENBLAS_NUM_THREADS", "1")
+    ) as pool:
         pool.map(featurise_clip, jobs, chunksize=8)
     split = split_by_hash(entries, {"train": 0.7, "val": 0.15, "test": 0.15}, 1337)
-    return [{"track": e.track, "genre": e.genre, "split": split[e.track], "spectrogram": e.spectrogram} for e in entries]
+    return [
+        {"track": e.track, "genre": e.genre, "split": split[e.track], "spectrogram": e.spectrogram}
+        for e in entries
+    ]
 
 
 # --- one training, in its own process --------------------------------------------------------
@@ -102,11 +110,20 @@ def device_name(backend: str, gpu: bool) -> str:
 
 
 def worker(args) -> None:
-    from genreflow.runtime import configure
     from genreflow.recipe import TrainSettings
+    from genreflow.runtime import configure
 
-    settings = TrainSettings(epochs=args.epochs, deterministic=not args.nondeterministic, xla=args.xla)
-    runtime = configure(SEED, os.cpu_count(), settings.mixed_precision, settings.xla, settings.deterministic, args.backend)
+    settings = TrainSettings(
+        epochs=args.epochs, deterministic=not args.nondeterministic, xla=args.xla
+    )
+    runtime = configure(
+        SEED,
+        os.cpu_count(),
+        settings.mixed_precision,
+        settings.xla,
+        settings.deterministic,
+        args.backend,
+    )
     import keras
 
     from genreflow.evaluation import evaluate_split
@@ -118,10 +135,24 @@ def worker(args) -> None:
     timer = epoch_timer()
     work = Path(args.out).with_suffix("")
     start = time.perf_counter()
-    model = fit(rows, GENRES, settings, SpectrogramParams(), SEED, {}, work / "backup", work / "model.keras", work / "history.csv",
-                xla=runtime.xla, verbose=0, extra_callbacks=[timer])
+    model = fit(
+        rows,
+        GENRES,
+        settings,
+        SpectrogramParams(),
+        SEED,
+        {},
+        work / "backup",
+        work / "model.keras",
+        work / "history.csv",
+        xla=runtime.xla,
+        verbose=0,
+        extra_callbacks=[timer],
+    )
     total_s = time.perf_counter() - start
-    scores, _ = evaluate_split(model, [r for r in rows if r["split"] == "test"], GENRES, settings, SpectrogramParams())
+    scores, _ = evaluate_split(
+        model, [r for r in rows if r["split"] == "test"], GENRES, settings, SpectrogramParams()
+    )
     result = {
         "backend": keras.backend.backend(),
         "device": device_name(runtime.backend, runtime.gpu),
@@ -131,7 +162,9 @@ def worker(args) -> None:
         "epochs_run": len(timer.epoch_s),
         "first_epoch_s": timer.epoch_s[0],
         "epoch_s": statistics.median(timer.epoch_s[1:] or timer.epoch_s),
-        "windows_per_s": n_train * draws_per_track(n_train, settings) / statistics.median(timer.train_s[1:] or timer.train_s),
+        "windows_per_s": n_train
+        * draws_per_track(n_train, settings)
+        / statistics.median(timer.train_s[1:] or timer.train_s),
         "total_s": total_s,
         "peak_device_mib": peak_device_memory_mib(runtime.backend, runtime.gpu),
         "peak_rss_mib": peak_rss_mib(),
@@ -143,15 +176,33 @@ def worker(args) -> None:
 # --- the table -----------------------------------------------------------------------------
 
 
-def run(backend: str, rows: Path, out: Path, epochs: int, cpu_only: bool, extra: list[str]) -> dict | str:
+def run(
+    backend: str, rows: Path, out: Path, epochs: int, cpu_only: bool, extra: list[str]
+) -> dict | str:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     env.pop("KERAS_BACKEND", None)
     if cpu_only:  # the same run on this machine's CPU
         env |= {"JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, __file__, "--worker", "--backend", backend, "--rows", str(rows), "--epochs", str(epochs), "--out", str(out), *extra]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--backend",
+        backend,
+        "--rows",
+        str(rows),
+        "--epochs",
+        str(epochs),
+        "--out",
+        str(out),
+        *extra,
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        print(f"{backend}{' (CPU)' if cpu_only else ''} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+        print(
+            f"{backend}{' (CPU)' if cpu_only else ''} failed:\n{proc.stderr[-3000:]}",
+            file=sys.stderr,
+        )
         return f"failed ({proc.stderr.strip().splitlines()[-1][:80] if proc.stderr.strip() else proc.returncode})"
     return json.loads(out.read_text())
 
@@ -159,24 +210,52 @@ def run(backend: str, rows: Path, out: Path, epochs: int, cpu_only: bool, extra:
 def row(label: str, r: dict | str, epochs: int) -> list[str]:
     if isinstance(r, str):
         return [label, r] + [""] * 9
-    memory = f"{r['peak_device_mib']:.0f} (GPU)" if r["peak_device_mib"] is not None else f"{r['peak_rss_mib']:.0f} (RSS)"
+    memory = (
+        f"{r['peak_device_mib']:.0f} (GPU)"
+        if r["peak_device_mib"] is not None
+        else f"{r['peak_rss_mib']:.0f} (RSS)"
+    )
     precision = "mixed fp16" if r["mixed_precision"] else "fp32"
     return [
-        label, r["device"], precision, "yes" if r["compiled"] else "no", f"{r['epochs_run']} of {epochs}", f"{r['windows_per_s']:.0f}",
-        f"{r['first_epoch_s']:.1f}", f"{r['epoch_s']:.2f}", f"{r['total_s']:.1f}", memory, f"{r['test_track_accuracy']:.1%}",
+        label,
+        r["device"],
+        precision,
+        "yes" if r["compiled"] else "no",
+        f"{r['epochs_run']} of {epochs}",
+        f"{r['windows_per_s']:.0f}",
+        f"{r['first_epoch_s']:.1f}",
+        f"{r['epoch_s']:.2f}",
+        f"{r['total_s']:.1f}",
+        memory,
+        f"{r['test_track_accuracy']:.1%}",
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", nargs="+", default=["jax", "torch"], help="Keras backends to train on (default device)")
-    parser.add_argument("--cpu-backends", nargs="*", default=[], help="backends to train on the CPU alone as well")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["jax", "torch"],
+        help="Keras backends to train on (default device)",
+    )
+    parser.add_argument(
+        "--cpu-backends", nargs="*", default=[], help="backends to train on the CPU alone as well"
+    )
     parser.add_argument("--clips", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=30, help="the default recipe's 30")
-    parser.add_argument("--cpu-epochs", type=int, default=3, help="epochs of the --cpu-backends rows")
-    parser.add_argument("--nondeterministic", action="store_true", help="train.deterministic: false")
+    parser.add_argument(
+        "--cpu-epochs", type=int, default=3, help="epochs of the --cpu-backends rows"
+    )
+    parser.add_argument(
+        "--nondeterministic", action="store_true", help="train.deterministic: false"
+    )
     parser.add_argument("--xla", default="auto", help="train.xla (no effect on PyTorch)")
-    parser.add_argument("--data", type=Path, help="folder for the spectrograms, kept for later runs (default: a temporary one)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder for the spectrograms, kept for later runs (default: a temporary one)",
+    )
     parser.add_argument("--table", type=Path, help="also write the table to this file")
     worker_arguments(parser, "backend", "rows", "out")
     args = parser.parse_args()
@@ -190,20 +269,48 @@ def main() -> None:
         rows = gtzan_sized(args.data or tmp / "spectrograms", args.clips)
         data_s = time.perf_counter() - start
         (tmp / "rows.json").write_text(json.dumps(rows))
-        results = [(b, run(b, tmp / "rows.json", tmp / f"{b}.json", args.epochs, False, extra), args.epochs) for b in args.backends]
-        results += [(f"{b} (CPU only)", run(b, tmp / "rows.json", tmp / f"{b}-cpu.json", args.cpu_epochs, True, extra), args.cpu_epochs) for b in args.cpu_backends]
+        results = [
+            (
+                b,
+                run(b, tmp / "rows.json", tmp / f"{b}.json", args.epochs, False, extra),
+                args.epochs,
+            )
+            for b in args.backends
+        ]
+        results += [
+            (
+                f"{b} (CPU only)",
+                run(b, tmp / "rows.json", tmp / f"{b}-cpu.json", args.cpu_epochs, True, extra),
+                args.cpu_epochs,
+            )
+            for b in args.cpu_backends
+        ]
 
     n_train = sum(r["split"] == "train" for r in rows)
-    header = ["backend", "device", "precision", "compiled step", "epochs run", "windows/s", "first epoch s", "s per epoch", "training total s", "peak memory MiB", "test track accuracy"]
-    text = "\n".join([
-        f"Default recipe, {args.clips} synthetic 30-s clips ({n_train} training tracks), seed {SEED}, "
-        f"deterministic={not args.nondeterministic}, xla={args.xla}; data made in {data_s:.0f} s; on {machine()}",
-        "",
-        table(header, [row(label, r, epochs) for label, r, epochs in results]),
-        "",
-        "windows/s: training windows per second of training steps; s per epoch: median after the first (which compiles),"
-        " training plus validation; training total: the whole training.fit call (loading the spectrograms included).",
-    ])
+    header = [
+        "backend",
+        "device",
+        "precision",
+        "compiled step",
+        "epochs run",
+        "windows/s",
+        "first epoch s",
+        "s per epoch",
+        "training total s",
+        "peak memory MiB",
+        "test track accuracy",
+    ]
+    text = "\n".join(
+        [
+            f"Default recipe, {args.clips} synthetic 30-s clips ({n_train} training tracks), seed {SEED}, "
+            f"deterministic={not args.nondeterministic}, xla={args.xla}; data made in {data_s:.0f} s; on {machine()}",
+            "",
+            table(header, [row(label, r, epochs) for label, r, epochs in results]),
+            "",
+            "windows/s: training windows per second of training steps; s per epoch: median after the first (which compiles),"
+            " training plus validation; training total: the whole training.fit call (loading the spectrograms included).",
+        ]
+    )
     print(text)
     if args.table:
         args.table.write_text(text + "\n")

@@ -26,23 +26,68 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data/gtzan-dev")
     parser.add_argument("--work", type=Path, default=Path("/tmp/genreflow-kfold"))
-    parser.add_argument("--configfile", nargs="*", default=[], help="more config files on top of compare.yaml")
+    parser.add_argument(
+        "--configfile", nargs="*", default=[], help="more config files on top of compare.yaml"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     (args.work / "data.yaml").write_text(f"audio_dir: {args.data.resolve()}\n")
-    configs = [str(REPO / "config/presets/compare.yaml"), str(args.work / "data.yaml"), *map(os.path.abspath, args.configfile)]
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(args.work), "--cores", "2",
-           "--configfile", *configs, "--", "results/experiments/comparison.tsv"]
+    configs = [
+        str(REPO / "config/presets/compare.yaml"),
+        str(args.work / "data.yaml"),
+        *map(os.path.abspath, args.configfile),
+    ]
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(args.work),
+        "--cores",
+        "2",
+        "--configfile",
+        *configs,
+        "--",
+        "results/experiments/comparison.tsv",
+    ]
     wall, rss = run_timed(cmd, env={"OPENBLAS_NUM_THREADS": "1"})
     from genreflow.tables import read_table
 
     result = read_table(args.work / "results/experiments/comparison.tsv")
     rows = []
     for _, r in result.iterrows():
-        cells = [f"{float(r[f'{k}_mean']):.1%} ± {float(r[f'{k}_std']):.1%}" if "f1" not in k else f"{float(r[f'{k}_mean']):.3f} ± {float(r[f'{k}_std']):.3f}" for k in COLUMNS]
-        rows.append([r["variant"], r["runs"], *cells, f"{float(r['test_track_accuracy_seed_ensemble']):.1%}", f"{float(r['val_track_accuracy_mean']):.1%}", f"{float(r['train_s_mean']):.0f}"])
-    print(f"{args.data}: {result['folds'][0]}-fold cross-validation by track, on {machine()}; wall {wall:.0f} s, peak RSS {rss:.0f} MiB\n")
-    print(table(["variant", "runs", *COLUMNS.values(), "test track accuracy, seed ensemble", "val track accuracy (picked the epoch)", "train s / run"], rows))
+        cells = [
+            f"{float(r[f'{k}_mean']):.1%} ± {float(r[f'{k}_std']):.1%}"
+            if "f1" not in k
+            else f"{float(r[f'{k}_mean']):.3f} ± {float(r[f'{k}_std']):.3f}"
+            for k in COLUMNS
+        ]
+        rows.append(
+            [
+                r["variant"],
+                r["runs"],
+                *cells,
+                f"{float(r['test_track_accuracy_seed_ensemble']):.1%}",
+                f"{float(r['val_track_accuracy_mean']):.1%}",
+                f"{float(r['train_s_mean']):.0f}",
+            ]
+        )
+    print(
+        f"{args.data}: {result['folds'][0]}-fold cross-validation by track, on {machine()}; wall {wall:.0f} s, peak RSS {rss:.0f} MiB\n"
+    )
+    print(
+        table(
+            [
+                "variant",
+                "runs",
+                *COLUMNS.values(),
+                "test track accuracy, seed ensemble",
+                "val track accuracy (picked the epoch)",
+                "train s / run",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,41 +31,62 @@ def fit_runs(args, out: Path) -> dict:
     configure(args.seeds[0], 2, args.mixed_precision, args.xla, args.deterministic, args.backend)
     import keras
     import numpy as np
+    from tiny_training import GENRES, SPEC, TINY, tiny_dataset
 
     from genreflow.evaluation import evaluate_split, predict_tracks
     from genreflow.training import fit
-    from tiny_training import GENRES, SPEC, TINY, tiny_dataset
 
     rows = tiny_dataset(out / "pngs")
     test_rows = [r for r in rows if r["split"] == "test"]
     runs = []
     for i, seed in enumerate(args.seeds):
-        runtime = configure(seed, 2, args.mixed_precision, args.xla, args.deterministic, args.backend)
+        runtime = configure(
+            seed, 2, args.mixed_precision, args.xla, args.deterministic, args.backend
+        )
         keras.backend.clear_session()
         run = out / f"run{i}"
-        model = fit(rows, GENRES, TINY, SPEC, seed, {}, run / "backup", run / "model.keras", run / "history.csv", xla=runtime.xla, verbose=0)
+        model = fit(
+            rows,
+            GENRES,
+            TINY,
+            SPEC,
+            seed,
+            {},
+            run / "backup",
+            run / "model.keras",
+            run / "history.csv",
+            xla=runtime.xla,
+            verbose=0,
+        )
         scores, _ = evaluate_split(model, test_rows, GENRES, TINY, SPEC)
         raw = model.predict(np.zeros((2, *model.input_shape[1:]), np.float32), verbose=0)
-        runs.append({
-            "seed": seed,
-            "runtime": asdict(runtime),
-            "model": str(run / "model.keras"),
-            "history": (run / "history.csv").read_text(),
-            "scores": scores,
-            "weights": weights_digest(model),
-            "predictions": [p.tolist() for p in predict_tracks(model, [r["spectrogram"] for r in test_rows], TINY, SPEC)],
-            "output_dtype": str(raw.dtype),
-            "backup_left": (run / "backup").exists(),
-        })
+        runs.append(
+            {
+                "seed": seed,
+                "runtime": asdict(runtime),
+                "model": str(run / "model.keras"),
+                "history": (run / "history.csv").read_text(),
+                "scores": scores,
+                "weights": weights_digest(model),
+                "predictions": [
+                    p.tolist()
+                    for p in predict_tracks(
+                        model, [r["spectrogram"] for r in test_rows], TINY, SPEC
+                    )
+                ],
+                "output_dtype": str(raw.dtype),
+                "backup_left": (run / "backup").exists(),
+            }
+        )
     return {"runs": runs, "pngs": [r["spectrogram"] for r in test_rows]}
 
 
 def predict_run(args) -> dict:
     configure(0, 2, "off", "off", True, args.backend)
     import keras
+    from tiny_training import SPEC, TINY
 
     from genreflow.evaluation import predict_tracks
-    from tiny_training import SPEC, TINY
 
     model = keras.models.load_model(args.model)
     pngs = json.loads(Path(args.pngs).read_text())["pngs"]
@@ -88,7 +109,10 @@ def main() -> None:
     result = fit_runs(args, args.out) if args.task == "fit" else predict_run(args)
     import keras
 
-    result |= {"backend": keras.backend.backend(), "tensorflow_imported": "tensorflow" in sys.modules}
+    result |= {
+        "backend": keras.backend.backend(),
+        "tensorflow_imported": "tensorflow" in sys.modules,
+    }
     (args.out / "result.json").write_text(json.dumps(result))
 
 

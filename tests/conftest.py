@@ -15,18 +15,41 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "workflow"))
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+GENRES = [
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
+]
 
 
-def tone(seconds: float, rate: int = 22050, freq: float = 440.0, channels: int = 1, seed: int = 0) -> np.ndarray:
+def tone(
+    seconds: float, rate: int = 22050, freq: float = 440.0, channels: int = 1, seed: int = 0
+) -> np.ndarray:
     """A sine plus a little noise; (frames,) or (frames, channels)."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     mono = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.shape[0])
-    return mono.astype(np.float32) if channels == 1 else np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
+    return (
+        mono.astype(np.float32)
+        if channels == 1
+        else np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
+    )
 
 
-def write_audio(path: Path, samples: np.ndarray, rate: int = 22050, subtype: str = "PCM_16", fmt: str | None = None) -> Path:
+def write_audio(
+    path: Path,
+    samples: np.ndarray,
+    rate: int = 22050,
+    subtype: str = "PCM_16",
+    fmt: str | None = None,
+) -> Path:
     import soundfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,7 +57,9 @@ def write_audio(path: Path, samples: np.ndarray, rate: int = 22050, subtype: str
     return path
 
 
-def make_dataset(root: Path, genres: list[str], per_genre: int, seconds: float = 4.0, ext: str = "wav") -> list[Path]:
+def make_dataset(
+    root: Path, genres: list[str], per_genre: int, seconds: float = 4.0, ext: str = "wav"
+) -> list[Path]:
     """A GTZAN-layout folder of distinguishable synthetic clips (one pitch band per genre)."""
     from genreflow.demo import synthesize
 
@@ -42,7 +67,13 @@ def make_dataset(root: Path, genres: list[str], per_genre: int, seconds: float =
     for gi, genre in enumerate(genres):
         for i in range(per_genre):
             fmt = "AU" if ext == "au" else "WAV"
-            files.append(write_audio(root / genre / f"{genre}.{i:05d}.{ext}", synthesize(gi, i, seconds, 22050, 1), fmt=fmt))
+            files.append(
+                write_audio(
+                    root / genre / f"{genre}.{i:05d}.{ext}",
+                    synthesize(gi, i, seconds, 22050, 1),
+                    fmt=fmt,
+                )
+            )
     return files
 
 
@@ -60,13 +91,28 @@ def numbers_in(genre: str, split: str, count: int, start: int = 0) -> list[int]:
     return found
 
 
-def run_snakemake(workdir: Path, *args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args: str, timeout: int = 600, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run the real workflow with ``workdir`` as working directory, under a hard timeout."""
-    cmd = ["timeout", "-k", "10", str(timeout), SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    cmd = [
+        "timeout",
+        "-k",
+        "10",
+        str(timeout),
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout + 30)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 
@@ -79,12 +125,27 @@ def workdir(tmp_path: Path) -> Path:
 def tiny_demo_run(tmp_path_factory) -> Path:
     """One full run of the demo DAG with the tiny preset, shared by the tests that inspect its outputs."""
     root = tmp_path_factory.mktemp("tiny_demo")
-    run_snakemake(root, "--cores", "2", "--configfile", str(REPO / "config/presets/tiny.yaml"), timeout=900)
+    run_snakemake(
+        root, "--cores", "2", "--configfile", str(REPO / "config/presets/tiny.yaml"), timeout=900
+    )
     return root
 
 
 def requires_shared_data(sub: str):
-    return pytest.mark.skipif(not (SHARED_DATA / sub).is_dir(), reason=f"{SHARED_DATA / sub} not present")
+    return pytest.mark.skipif(
+        not (SHARED_DATA / sub).is_dir(), reason=f"{SHARED_DATA / sub} not present"
+    )
 
 
-__all__ = ["REPO", "SHARED_DATA", "GENRES", "tone", "write_audio", "make_dataset", "numbers_in", "run_snakemake", "requires_shared_data", "shutil"]
+__all__ = [
+    "REPO",
+    "SHARED_DATA",
+    "GENRES",
+    "tone",
+    "write_audio",
+    "make_dataset",
+    "numbers_in",
+    "run_snakemake",
+    "requires_shared_data",
+    "shutil",
+]

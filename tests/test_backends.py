@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 from tiny_training import ALL_BACKENDS, TINY, missing
 
@@ -24,7 +23,13 @@ DRIVER = REPO / "tests" / "backend_driver.py"
 def drive(task: str, backend: str, out: Path, *args: str) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OPENBLAS_NUM_THREADS": "1"}
     env.pop("KERAS_BACKEND", None)  # the driver's argument decides
-    proc = subprocess.run([sys.executable, str(DRIVER), task, backend, str(out), *args], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(DRIVER), task, backend, str(out), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     return json.loads((out / "result.json").read_text())
 
@@ -36,7 +41,15 @@ def trained(tmp_path_factory):
 
     def get(backend: str) -> dict:
         if backend not in cache:
-            cache[backend] = drive("fit", backend, tmp_path_factory.mktemp(f"fit_{backend}"), "--seeds", "11", "11", "12")
+            cache[backend] = drive(
+                "fit",
+                backend,
+                tmp_path_factory.mktemp(f"fit_{backend}"),
+                "--seeds",
+                "11",
+                "11",
+                "12",
+            )
         return cache[backend]
 
     return get
@@ -57,9 +70,16 @@ def test_same_seed_same_model_and_metrics_other_seed_differs(trained, backend):
 
 @pytest.mark.parametrize(
     "trained_on,predicted_on",
-    [("jax", "tensorflow"), ("tensorflow", "jax"), ("torch", "tensorflow"), ("tensorflow", "torch")],
+    [
+        ("jax", "tensorflow"),
+        ("tensorflow", "jax"),
+        ("torch", "tensorflow"),
+        ("tensorflow", "torch"),
+    ],
 )
-def test_a_model_saved_on_one_backend_predicts_the_same_on_another(trained, tmp_path, trained_on, predicted_on):
+def test_a_model_saved_on_one_backend_predicts_the_same_on_another(
+    trained, tmp_path, trained_on, predicted_on
+):
     for name in (trained_on, predicted_on):
         if missing(name):
             pytest.skip(missing(name))
@@ -67,7 +87,9 @@ def test_a_model_saved_on_one_backend_predicts_the_same_on_another(trained, tmp_
     run = source["runs"][0]
     pngs = tmp_path / "pngs.json"
     pngs.write_text(json.dumps({"pngs": source["pngs"]}))
-    elsewhere = drive("predict", predicted_on, tmp_path / "predict", "--model", run["model"], "--pngs", str(pngs))
+    elsewhere = drive(
+        "predict", predicted_on, tmp_path / "predict", "--model", run["model"], "--pngs", str(pngs)
+    )
     assert elsewhere["backend"] == predicted_on
     assert len(elsewhere["predictions"]) == len(run["predictions"]) > 0
     for here, there in zip(run["predictions"], elsewhere["predictions"]):
@@ -77,10 +99,14 @@ def test_a_model_saved_on_one_backend_predicts_the_same_on_another(trained, tmp_
 @pytest.mark.parametrize("backend", ALL_BACKENDS)
 def test_mixed_precision_and_xla_forced_on_in_a_cpu_run(tmp_path, backend):
     # TensorFlow: Keras turns XLA off under op determinism, so this run goes without it
-    result = drive("fit", backend, tmp_path, "--mixed-precision", "on", "--xla", "on", "--no-determinism")
+    result = drive(
+        "fit", backend, tmp_path, "--mixed-precision", "on", "--xla", "on", "--no-determinism"
+    )
     run = result["runs"][0]
     assert run["runtime"]["mixed_precision"]
-    assert run["runtime"]["xla"] == (backend != "torch"), "PyTorch has no XLA: its steps run eagerly"
+    assert run["runtime"]["xla"] == (backend != "torch"), (
+        "PyTorch has no XLA: its steps run eagerly"
+    )
     assert run["output_dtype"] == "float32", "the softmax stays float32"
     losses = [float(row["loss"]) for row in csv.DictReader(run["history"].splitlines())]
     assert len(losses) == TINY.epochs

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import REPO, numbers_in, run_snakemake, tone, write_audio
 
-from conftest import numbers_in, REPO, run_snakemake, tone, write_audio
 from genreflow.demo import synthesize
 from genreflow.pngio import read_png, read_png_text, write_png_atomic
 
@@ -56,8 +56,6 @@ CONVERTED = {
 }
 
 
-
-
 def clip(genre: str, number: int, seconds: float = SECONDS) -> np.ndarray:
     return synthesize(GENRES.index(genre), number, seconds, RATE, 1)
 
@@ -66,7 +64,11 @@ def make_inputs(audio: Path) -> dict[str, list[str]]:
     """Writes the dataset; returns the relative paths of the good, converted and junk files."""
     good = []
     for genre in GENRES:
-        for n in numbers_in(genre, "train", 2) + numbers_in(genre, "val", 1) + numbers_in(genre, "test", 1):
+        for n in (
+            numbers_in(genre, "train", 2)
+            + numbers_in(genre, "val", 1)
+            + numbers_in(genre, "test", 1)
+        ):
             write_audio(audio / genre / f"{genre}.{n:05d}.wav", clip(genre, n))
             good.append(f"{genre}/{genre}.{n:05d}.wav")
 
@@ -74,10 +76,14 @@ def make_inputs(audio: Path) -> dict[str, list[str]]:
     (audio / "blues/blues.00091.wav").write_text(
         "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 1323632\n"
     )
-    write_png_atomic(audio / "blues/blues.00092.au", np.zeros((8, 8), np.uint8))  # an image named .au
+    write_png_atomic(
+        audio / "blues/blues.00092.au", np.zeros((8, 8), np.uint8)
+    )  # an image named .au
     (audio / "jazz/jazz.00090.au").write_text("Track list\n1. jazz.00001\n2. jazz.00002\n")
     wav = write_audio(audio / "jazz/jazz.00054.wav", clip("jazz", 54))
-    wav.write_bytes(wav.read_bytes()[:5000])  # truncated like the Kaggle copy; known_bad_tracks names it
+    wav.write_bytes(
+        wav.read_bytes()[:5000]
+    )  # truncated like the Kaggle copy; known_bad_tracks names it
     (audio / "rock/rock.00090.wav").write_bytes(np.random.default_rng(0).bytes(4096))
     flac = write_audio(audio / FAILS_IN_JOB, clip("rock", 91), subtype="PCM_16", fmt="FLAC")
     flac.write_bytes(flac.read_bytes()[: flac.stat().st_size // 2])
@@ -152,11 +158,23 @@ def bad_run(tmp_path_factory) -> BadRun:
         ),
         encoding="utf-8",
     )
-    first = run_snakemake(root, *TARGETS, "--cores", "2", "--configfile", str(cfg), check=False, timeout=300)
+    first = run_snakemake(
+        root, *TARGETS, "--cores", "2", "--configfile", str(cfg), check=False, timeout=300
+    )
     assert first.returncode != 0, "the job holding the undecodable FLAC should fail"
-    after_first = {p: (p.stat().st_ino, p.read_bytes()) for p in (root / "results/spectrograms").rglob("*.png")}
+    after_first = {
+        p: (p.stat().st_ino, p.read_bytes()) for p in (root / "results/spectrograms").rglob("*.png")
+    }
     second = run_snakemake(root, *TARGETS, "--cores", "2", "--configfile", str(cfg), timeout=300)
-    return BadRun(root, audio, files, first.stdout + first.stderr, second.stdout + second.stderr, cfg, after_first)
+    return BadRun(
+        root,
+        audio,
+        files,
+        first.stdout + first.stderr,
+        second.stdout + second.stderr,
+        cfg,
+        after_first,
+    )
 
 
 def read_tsv(path: Path) -> list[dict[str, str]]:
@@ -174,7 +192,10 @@ def test_bad_files_are_rejected_with_their_reason(bad_run):
     for name, reason in REJECTED.items():
         assert reason in rows[name]["reason"], (name, rows[name])
         assert rows[name]["track_id"] == Path(name).name.rsplit(".", 1)[0]
-    assert "jazz.00054" in yaml.safe_load((REPO / "config/config.yaml").read_text())["known_bad_tracks"]
+    assert (
+        "jazz.00054"
+        in yaml.safe_load((REPO / "config/config.yaml").read_text())["known_bad_tracks"]
+    )
 
 
 def test_rejections_are_named_at_start_up(bad_run):
@@ -187,8 +208,16 @@ def test_rejections_are_named_at_start_up(bad_run):
 def test_undecodable_file_fails_its_job_once_then_is_skipped(bad_run):
     assert FAILS_IN_JOB in bad_run.first and "cannot decode audio" in bad_run.first
     index = {r["key"]: r for r in read_tsv(bad_run.root / "results/spectrograms/index/00000.tsv")}
-    assert index["rock.00091"]["status"] == "rejected" and "flac decoder lost sync" in index["rock.00091"]["reason"]
-    assert "rock.00091" not in bad_run.second.split("Building DAG")[1].split("Finished jobid")[0].split("output:")[-1]
+    assert (
+        index["rock.00091"]["status"] == "rejected"
+        and "flac decoder lost sync" in index["rock.00091"]["reason"]
+    )
+    assert (
+        "rock.00091"
+        not in bad_run.second.split("Building DAG")[1]
+        .split("Finished jobid")[0]
+        .split("output:")[-1]
+    )
     rows = {rel(bad_run, r["path"]): r for r in read_tsv(bad_run.root / "results/qc/rejected.tsv")}
     assert "cannot decode audio" in rows[FAILS_IN_JOB]["reason"]
     assert not (bad_run.root / "results/spectrograms/rock/rock.00091.png").exists()
@@ -196,16 +225,24 @@ def test_undecodable_file_fails_its_job_once_then_is_skipped(bad_run):
 
 def test_failed_job_keeps_the_spectrograms_it_finished(bad_run):
     # keep-incomplete in the profile: the good files of the failing job survive its failure
-    failed_block = bad_run.first[bad_run.first.index("Error in rule spectrograms_"):]
-    outputs = failed_block[failed_block.index("output:"):].splitlines()[0]
-    siblings = [o.strip().removesuffix(" (update)") for o in outputs.removeprefix("output:").split(",")]
-    siblings = [s for s in siblings if s.endswith(".png") and not any(f in s for f in ("rock.00090", "rock.00091"))]
+    failed_block = bad_run.first[bad_run.first.index("Error in rule spectrograms_") :]
+    outputs = failed_block[failed_block.index("output:") :].splitlines()[0]
+    siblings = [
+        o.strip().removesuffix(" (update)") for o in outputs.removeprefix("output:").split(",")
+    ]
+    siblings = [
+        s
+        for s in siblings
+        if s.endswith(".png") and not any(f in s for f in ("rock.00090", "rock.00091"))
+    ]
     assert siblings, "the failing job should hold other files too (see featurize.block_size)"
     for png in siblings:
         assert bad_run.root / png in bad_run.after_first, f"{png} was lost with the failed job"
     for png, (inode, content) in bad_run.after_first.items():
         # Snakemake touches every output of a job that ran (mtime), but nothing was rewritten
-        assert png.stat().st_ino == inode and png.read_bytes() == content, f"{png} was featurised again"
+        assert png.stat().st_ino == inode and png.read_bytes() == content, (
+            f"{png} was featurised again"
+        )
 
 
 def test_every_good_and_converted_file_is_used(bad_run):
@@ -242,8 +279,14 @@ def test_every_spectrogram_is_a_complete_png_with_sane_pixels(bad_run):
             assert image.std() > 5, f"{png}: a flat picture"
     short = read_png(bad_run.root / "results/spectrograms/rock/rock.00102.png")
     sound_frames = int(0.3 * RATE / 512) + 1 + 2048 // 512  # plus the STFT window's reach
-    assert short[:, :sound_frames].any() and not short[:, sound_frames + 1 :].any(), "padding is silence"
-    leftovers = [p for p in (bad_run.root / "results").rglob("*") if p.name.startswith(".") and p.name.endswith("tmp")]
+    assert short[:, :sound_frames].any() and not short[:, sound_frames + 1 :].any(), (
+        "padding is silence"
+    )
+    leftovers = [
+        p
+        for p in (bad_run.root / "results").rglob("*")
+        if p.name.startswith(".") and p.name.endswith("tmp")
+    ]
     assert leftovers == []
 
 
@@ -252,7 +295,10 @@ def test_junk_is_listed_once_per_file(bad_run):
     rows = read_tsv(path)
     assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows) + 1, "one line per file"
     reported = {rel(bad_run, r["path"]): r["reason"] for r in rows}
-    expected = {name.replace("\t", "\\t").replace("\n", "\\n"): reason for name, reason in bad_run.files["junk"].items()}
+    expected = {
+        name.replace("\t", "\\t").replace("\n", "\\n"): reason
+        for name, reason in bad_run.files["junk"].items()
+    }
     assert set(reported) == set(expected)
     for name, reason in expected.items():
         assert reason in reported[name], (name, reported[name])
@@ -267,7 +313,9 @@ def test_no_name_was_ever_executed(bad_run):
 
 
 def test_rerun_does_nothing(bad_run):
-    proc = run_snakemake(bad_run.root, *TARGETS, "-n", "--cores", "1", "--configfile", str(bad_run.cfg), timeout=120)
+    proc = run_snakemake(
+        bad_run.root, *TARGETS, "-n", "--cores", "1", "--configfile", str(bad_run.cfg), timeout=120
+    )
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
@@ -275,7 +323,15 @@ def test_strict_mode_fails_at_start_up_naming_every_rejected_file(bad_run):
     strict = bad_run.root / "strict.yaml"
     strict.write_text("strict: true\n")
     proc = run_snakemake(
-        bad_run.root, "-n", "--cores", "1", "--configfile", str(bad_run.cfg), str(strict), check=False, timeout=120
+        bad_run.root,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(bad_run.cfg),
+        str(strict),
+        check=False,
+        timeout=120,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import tone, write_audio
+
 from genreflow.blocks import (
     KNOWN_BAD,
     REBUILD_ENV,
@@ -29,19 +29,26 @@ from genreflow.blocks import (
 from genreflow.featurize import featurize_block
 from genreflow.params import SpectrogramParams
 
-PARAMS = SpectrogramParams(sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=128, n_mels=16, fmax=4000.0)
+PARAMS = SpectrogramParams(
+    sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=128, n_mels=16, fmax=4000.0
+)
 
 
 def test_numbered_keys_go_by_number_range_others_by_hash():
     assert block_name("blues.00042", 50, 4) == block_name("rock.00049", 50, 4) == "00000"
-    assert block_name("blues.00050", 50, 4) == "00050" and block_name("jazz.01234", 100, 4) == "01200"
+    assert (
+        block_name("blues.00050", 50, 4) == "00050" and block_name("jazz.01234", 100, 4) == "01200"
+    )
     hashed = {block_name(f"song {i}.wav-{i:010x}", 50, 4) for i in range(200)}
     assert hashed == {"h00", "h01", "h02", "h03"}
     assert block_name("x.wav-0123456789", 50, 4) == block_name("x.wav-0123456789", 50, 4)
 
 
 def items(root: Path, names: list[str]) -> list[Item]:
-    return [Item(n, str(root / "audio" / f"{n}.wav"), str(root / "png" / f"{n}.png"), "g", n) for n in names]
+    return [
+        Item(n, str(root / "audio" / f"{n}.wav"), str(root / "png" / f"{n}.png"), "g", n)
+        for n in names
+    ]
 
 
 def plan(root: Path, members: list[Item], known_bad=frozenset(), decided=None, sniffed=None):
@@ -51,13 +58,22 @@ def plan(root: Path, members: list[Item], known_bad=frozenset(), decided=None, s
         sniffed.append(Path(path).name)
         return "not audio: text file" if Path(path).read_bytes().startswith(b"text") else None
 
-    return plan_blocks(members, lambda key: block_name(key, 2, 4), lambda b: str(root / "index" / f"{b}.tsv"), set(known_bad), sniff, decided)
+    return plan_blocks(
+        members,
+        lambda key: block_name(key, 2, 4),
+        lambda b: str(root / "index" / f"{b}.tsv"),
+        set(known_bad),
+        sniff,
+        decided,
+    )
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     for i, n in enumerate(["a.00000", "a.00001", "a.00002", "a.00003"]):
-        write_audio(tmp_path / "audio" / f"{n}.wav", tone(1.0, rate=8000, freq=200 + 50 * i), rate=8000)
+        write_audio(
+            tmp_path / "audio" / f"{n}.wav", tone(1.0, rate=8000, freq=200 + 50 * i), rate=8000
+        )
     (tmp_path / "audio" / "a.00004.wav").write_bytes(b"text, not audio")
     return tmp_path
 
@@ -69,19 +85,31 @@ def test_start_up_leaves_out_known_bad_and_junk_and_reads_only_unseen_files(fold
     assert sorted(blocks) == ["00000", "00002", "00004"]
     assert [m.key for m in blocks["00000"].members] == ["a.00000"]
     assert [(i.key, r) for i, r in blocks["00000"].left_out] == [("a.00001", KNOWN_BAD)]
-    assert [(i.key, r) for i, r in blocks["00004"].left_out] == [("a.00004", "not audio: text file")]
+    assert [(i.key, r) for i, r in blocks["00004"].left_out] == [
+        ("a.00004", "not audio: text file")
+    ]
     assert sorted(sniffed) == ["a.00000.wav", "a.00002.wav", "a.00003.wav", "a.00004.wav"]
 
     # the jobs ran: their indexes record what they did; a job-time rejection stays left out
     for block in blocks.values():
-        failures = featurize_block(block.members, block.left_out, PARAMS, lambda png: False, block.index)
+        failures = featurize_block(
+            block.members, block.left_out, PARAMS, lambda png: False, block.index
+        )
         assert failures == []
     index = read_index(blocks["00002"].index)
-    write_index(blocks["00002"].index, [index["a.00002"], {**index["a.00003"], "status": "rejected", "reason": "cannot decode audio (x)"}])
+    write_index(
+        blocks["00002"].index,
+        [
+            index["a.00002"],
+            {**index["a.00003"], "status": "rejected", "reason": "cannot decode audio (x)"},
+        ],
+    )
     sniffed.clear()
     again = plan(folder, members, known_bad={"a.00001"}, sniffed=sniffed)
     assert sniffed == [], "every file is in an index now: none is opened"
-    assert [(i.key, r) for i, r in again["00002"].left_out] == [("a.00003", "cannot decode audio (x)")]
+    assert [(i.key, r) for i, r in again["00002"].left_out] == [
+        ("a.00003", "cannot decode audio (x)")
+    ]
     assert [(i.key, r) for i, r in again["00004"].left_out] == [("a.00004", "not audio: text file")]
     # until the file changes (replaced, even by an older copy: the inode change time moves)
     audio = Path(members[3].audio)
@@ -102,7 +130,9 @@ def test_cluster_jobs_take_the_submitting_process_decisions_without_reading(fold
 def test_damaged_and_missing_pngs_of_blocks_that_ran(folder):
     members = items(folder, ["a.00000", "a.00001", "a.00002"])
     blocks = plan(folder, members)
-    assert unusable_pngs(blocks) == ([], []), "blocks that never ran are not checked: they run anyway"
+    assert unusable_pngs(blocks) == ([], []), (
+        "blocks that never ran are not checked: they run anyway"
+    )
     for block in blocks.values():
         featurize_block(block.members, [], PARAMS, lambda png: False, block.index)
     blocks = plan(folder, members)
@@ -110,7 +140,9 @@ def test_damaged_and_missing_pngs_of_blocks_that_ran(folder):
     Path(members[0].png).write_bytes(Path(members[0].png).read_bytes()[:100])
     os.remove(members[2].png)
     damaged, missing = unusable_pngs(plan(folder, members))
-    assert [p for p, _ in damaged] == [members[0].png] and "100 bytes, its job wrote" in damaged[0][1]
+    assert [p for p, _ in damaged] == [members[0].png] and "100 bytes, its job wrote" in damaged[0][
+        1
+    ]
     assert missing == [members[2].png]
 
 
@@ -141,11 +173,18 @@ def test_a_block_job_rewrites_only_what_is_stale_forced_or_damaged(folder):
 def test_a_bad_file_is_recorded_and_never_stops_the_others(folder):
     good, bad = items(folder, ["a.00000", "a.00004"])
     left_out = [(Item("a.00009", str(folder / "gone.wav"), "", "g", "a.00009"), KNOWN_BAD)]
-    failures = featurize_block([good, bad], left_out, PARAMS, lambda png: False, str(folder / "index.tsv"))
-    assert [f.audio for f in failures] == [bad.audio] and "not audio: text file" in failures[0].reason
+    failures = featurize_block(
+        [good, bad], left_out, PARAMS, lambda png: False, str(folder / "index.tsv")
+    )
+    assert [f.audio for f in failures] == [bad.audio] and "not audio: text file" in failures[
+        0
+    ].reason
     records = read_index(folder / "index.tsv")
     assert records["a.00000"]["status"] == "ok" and Path(good.png).exists()
-    assert records["a.00004"]["status"] == "rejected" and records["a.00004"]["reason"] == "not audio: text file"
+    assert (
+        records["a.00004"]["status"] == "rejected"
+        and records["a.00004"]["reason"] == "not audio: text file"
+    )
     assert records["a.00004"]["audio_stamp"] == audio_stamp(bad.audio)
     assert records["a.00009"] == {**records["a.00009"], "status": "rejected", "reason": KNOWN_BAD}
 
@@ -166,7 +205,9 @@ def test_the_audio_stamp_digest_moves_with_any_replacement(tmp_path):
     assert stamps_digest(item) == first
     st = audio.stat()
     shutil.copy2(audio, tmp_path / "copy.wav")
-    os.replace(tmp_path / "copy.wav", audio)  # same bytes, same mtime (cp -p, rsync -a): new inode change time
+    os.replace(
+        tmp_path / "copy.wav", audio
+    )  # same bytes, same mtime (cp -p, rsync -a): new inode change time
     assert audio.stat().st_mtime_ns == st.st_mtime_ns and stamps_digest(item) != first
 
 
@@ -177,10 +218,18 @@ def test_rebuild_requests_follow_what_snakemake_says():
         JobReason("spectrograms_00050", ("idx1", "c.png"), code_changed=True),
         JobReason("spectrograms_00100", ("idx2", "d.png"), software_changed=True),
         JobReason("spectrograms_00150", ("idx3", "e.png"), updated_inputs=frozenset({settings})),
-        JobReason("spectrograms_00200", ("idx4", "f.png"), updated_inputs=frozenset({"audio/x.wav"})),
+        JobReason(
+            "spectrograms_00200", ("idx4", "f.png"), updated_inputs=frozenset({"audio/x.wav"})
+        ),
         JobReason("spectrograms_00250", ("idx5", "g.png")),
     ]
-    requests = rebuild_requests(jobs, {settings}, forced_rules={"spectrograms_00250"}, forced_files={"b.png"}, forceall=False)
+    requests = rebuild_requests(
+        jobs,
+        {settings},
+        forced_rules={"spectrograms_00250"},
+        forced_files={"b.png"},
+        forceall=False,
+    )
     assert requests == {
         "spectrograms_00000": ["b.png"],  # --forcerun b.png
         "spectrograms_00050": "all",  # code changed
@@ -210,7 +259,10 @@ def test_another_spectrogram_set_is_left_out_as_the_plan_and_as_its_own_jobs_rec
     root = str(folder / "variant")
 
     def keys(blocks):
-        return {name: ([m.key for m in b.members], [(i.key, r) for i, r in b.left_out]) for name, b in blocks.items()}
+        return {
+            name: ([m.key for m in b.members], [(i.key, r) for i, r in b.left_out])
+            for name, b in blocks.items()
+        }
 
     first = rerooted(base, root)
     assert keys(first) == keys(base.blocks)
@@ -218,11 +270,24 @@ def test_another_spectrogram_set_is_left_out_as_the_plan_and_as_its_own_jobs_rec
     assert first["00002"].index == index_path("00002", root)
 
     rejected = {"status": "rejected", "reason": "cannot decode audio (x)"}
-    write_index(index_path("00002", root), [
-        {"key": "a.00002", **rejected, "audio_stamp": audio_stamp(folder / "audio" / "a.00002.wav")},
-        {"key": "a.00003", **rejected, "audio_stamp": audio_stamp(folder / "audio" / "a.00003.wav")},
-    ])
-    os.remove(folder / "audio" / "a.00003.wav")  # gone since: made by a rule of this run, as at start-up
+    write_index(
+        index_path("00002", root),
+        [
+            {
+                "key": "a.00002",
+                **rejected,
+                "audio_stamp": audio_stamp(folder / "audio" / "a.00002.wav"),
+            },
+            {
+                "key": "a.00003",
+                **rejected,
+                "audio_stamp": audio_stamp(folder / "audio" / "a.00003.wav"),
+            },
+        ],
+    )
+    os.remove(
+        folder / "audio" / "a.00003.wav"
+    )  # gone since: made by a rule of this run, as at start-up
     again = rerooted(base, root)
     assert keys(again)["00002"] == (["a.00003"], [("a.00002", "cannot decode audio (x)")])
     assert keys(again)["00000"] == keys(base.blocks)["00000"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import make_dataset, run_snakemake
+
 from genreflow.split import Entry, split_by_hash
 
 GENRES = ["blues", "jazz", "rock"]
@@ -24,7 +24,10 @@ def numbers_in(genre: str, split: str, count: int) -> list[int]:
     found, i = [], 0
     while len(found) < count:
         track = f"{genre}.{i:05d}"
-        if split_by_hash([Entry(track, genre, "")], DEFAULT_RATIOS, DEFAULT_SPLIT_SEED)[track] == split:
+        if (
+            split_by_hash([Entry(track, genre, "")], DEFAULT_RATIOS, DEFAULT_SPLIT_SEED)[track]
+            == split
+        ):
             found.append(i)
         i += 1
     return found
@@ -43,8 +46,12 @@ def dry_run(workdir: Path, overrides: dict) -> str:
     config = {"audio_dir": "audio", "genres": GENRES, **overrides}
     cfg = workdir / "case.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    proc = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", str(cfg), check=False, timeout=120)
-    assert proc.returncode != 0, f"expected a start-up failure for {overrides}:\n{proc.stdout[-3000:]}"
+    proc = run_snakemake(
+        workdir, "-n", "--cores", "1", "--configfile", str(cfg), check=False, timeout=120
+    )
+    assert proc.returncode != 0, (
+        f"expected a start-up failure for {overrides}:\n{proc.stdout[-3000:]}"
+    )
     assert not (workdir / "results").exists(), "a failing start-up must not have run anything"
     return proc.stdout + proc.stderr
 
@@ -60,13 +67,31 @@ def test_the_base_config_is_valid(dataset):
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        pytest.param({"featurise": {"block_size": 1}}, ["'featurise' was unexpected"], id="unknown-top-level-key"),
+        pytest.param(
+            {"featurise": {"block_size": 1}},
+            ["'featurise' was unexpected"],
+            id="unknown-top-level-key",
+        ),
         pytest.param({"train": {"epoch": 3}}, ["'epoch' was unexpected"], id="unknown-nested-key"),
-        pytest.param({"featurize": {"block_size": "ten"}}, ["'ten' is not of type 'integer'", "['block_size']"], id="wrong-type"),
-        pytest.param({"genres": "blues"}, ["is not of type 'array'", "['genres']"], id="wrong-type-genres"),
+        pytest.param(
+            {"featurize": {"block_size": "ten"}},
+            ["'ten' is not of type 'integer'", "['block_size']"],
+            id="wrong-type",
+        ),
+        pytest.param(
+            {"genres": "blues"}, ["is not of type 'array'", "['genres']"], id="wrong-type-genres"
+        ),
         # results/predict/../x.csv would land outside results/predict
-        pytest.param({"predict": {"name": ".."}}, ["'..' does not match", "['name']"], id="predict-name-dotdot"),
-        pytest.param({"predict": {"name": "a/b"}}, ["'a/b' does not match", "['name']"], id="predict-name-slash"),
+        pytest.param(
+            {"predict": {"name": ".."}},
+            ["'..' does not match", "['name']"],
+            id="predict-name-dotdot",
+        ),
+        pytest.param(
+            {"predict": {"name": "a/b"}},
+            ["'a/b' does not match", "['name']"],
+            id="predict-name-slash",
+        ),
     ],
 )
 def test_schema_errors_name_the_key(dataset, overrides, expected):
@@ -116,7 +141,10 @@ def test_genre_with_too_few_tracks(dataset):
     make_dataset(few, ["blues", "jazz"], 6, seconds=0.5)
     make_dataset(few, ["rock"], 2, seconds=0.5)
     output = dry_run(dataset, {"audio_dir": "few"})
-    assert "Invalid configuration: genres: too few usable tracks to split into 3 parts: {'rock': 2}" in output
+    assert (
+        "Invalid configuration: genres: too few usable tracks to split into 3 parts: {'rock': 2}"
+        in output
+    )
 
 
 def test_genre_the_hash_split_leaves_without_training_tracks(dataset):
@@ -124,6 +152,7 @@ def test_genre_the_hash_split_leaves_without_training_tracks(dataset):
     skewed = dataset / "skewed"
     make_dataset(skewed, ["blues", "jazz"], 6, seconds=0.5)
     from conftest import write_audio
+
     from genreflow.demo import synthesize
 
     for n in numbers_in("rock", "val", 2) + numbers_in("rock", "test", 2):
@@ -143,20 +172,64 @@ def test_ratios_must_add_up_to_one(dataset):
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        pytest.param({"spectrogram": {"fmin": 5000.0, "fmax": 4000.0}}, "spectrogram.fmin: 5000 Hz must be below spectrogram.fmax (4000 Hz)", id="fmin-above-fmax"),
-        pytest.param({"spectrogram": {"fmin": 4000.0, "fmax": 4000.0}}, "spectrogram.fmin: 4000 Hz must be below", id="fmin-equals-fmax"),
-        pytest.param({"spectrogram": {"sample_rate": 16000}}, "spectrogram.fmax: 11025 Hz is above half the sample rate (8000 Hz)", id="fmax-above-nyquist"),
-        pytest.param({"spectrogram": {"db_min": 10.0, "db_max": -10.0}}, "spectrogram.db_min: 10 dB must be below spectrogram.db_max (-10 dB)", id="db-range-inverted"),
-        pytest.param({"spectrogram": {"n_fft": 256}}, "spectrogram.n_fft: 256 is too small for spectrogram.n_mels 128", id="n_fft-too-small-for-n_mels"),
-        pytest.param({"spectrogram": {"n_mels": 512, "fmax": 2000.0}}, "spectrogram.n_fft: 2048 is too small for spectrogram.n_mels 512 between 0 and 2000 Hz: 150 mel band(s)", id="too-many-mels-in-a-narrow-range"),
-        pytest.param({"spectrogram": {"duration_s": 2.0}}, "spectrogram.duration_s: 2 s is shorter than train.window_s (3 s)", id="clip-shorter-than-window"),
-        pytest.param({"spectrogram": {"duration_s": 0.01}}, "spectrogram.duration_s: 0.01 s is shorter than one hop", id="one-column-picture"),
         pytest.param(
-            {"spectrogram": {"kind": "blog_specgram", "duration_s": 0.05}, "train": {"recipe": "blog"}},
-            "spectrogram.duration_s: 0.05 s is shorter than the blog picture's 2048-sample FFT", id="blog-clip-shorter-than-its-fft",
+            {"spectrogram": {"fmin": 5000.0, "fmax": 4000.0}},
+            "spectrogram.fmin: 5000 Hz must be below spectrogram.fmax (4000 Hz)",
+            id="fmin-above-fmax",
         ),
-        pytest.param({"train": {"filters": [8, 8, 8, 8, 8, 8, 8]}}, "train.filters: 7 blocks halve the 64 mel bands", id="network-deeper-than-the-bands"),
-        pytest.param({"train": {"window_s": 0.2, "eval_hop_s": 0.1}}, "train.window_s: 0.2 s (9 frames, 4 after train.input_pool) is too short", id="window-too-short-for-the-network"),
+        pytest.param(
+            {"spectrogram": {"fmin": 4000.0, "fmax": 4000.0}},
+            "spectrogram.fmin: 4000 Hz must be below",
+            id="fmin-equals-fmax",
+        ),
+        pytest.param(
+            {"spectrogram": {"sample_rate": 16000}},
+            "spectrogram.fmax: 11025 Hz is above half the sample rate (8000 Hz)",
+            id="fmax-above-nyquist",
+        ),
+        pytest.param(
+            {"spectrogram": {"db_min": 10.0, "db_max": -10.0}},
+            "spectrogram.db_min: 10 dB must be below spectrogram.db_max (-10 dB)",
+            id="db-range-inverted",
+        ),
+        pytest.param(
+            {"spectrogram": {"n_fft": 256}},
+            "spectrogram.n_fft: 256 is too small for spectrogram.n_mels 128",
+            id="n_fft-too-small-for-n_mels",
+        ),
+        pytest.param(
+            {"spectrogram": {"n_mels": 512, "fmax": 2000.0}},
+            "spectrogram.n_fft: 2048 is too small for spectrogram.n_mels 512 between 0 and 2000 Hz: 150 mel band(s)",
+            id="too-many-mels-in-a-narrow-range",
+        ),
+        pytest.param(
+            {"spectrogram": {"duration_s": 2.0}},
+            "spectrogram.duration_s: 2 s is shorter than train.window_s (3 s)",
+            id="clip-shorter-than-window",
+        ),
+        pytest.param(
+            {"spectrogram": {"duration_s": 0.01}},
+            "spectrogram.duration_s: 0.01 s is shorter than one hop",
+            id="one-column-picture",
+        ),
+        pytest.param(
+            {
+                "spectrogram": {"kind": "blog_specgram", "duration_s": 0.05},
+                "train": {"recipe": "blog"},
+            },
+            "spectrogram.duration_s: 0.05 s is shorter than the blog picture's 2048-sample FFT",
+            id="blog-clip-shorter-than-its-fft",
+        ),
+        pytest.param(
+            {"train": {"filters": [8, 8, 8, 8, 8, 8, 8]}},
+            "train.filters: 7 blocks halve the 64 mel bands",
+            id="network-deeper-than-the-bands",
+        ),
+        pytest.param(
+            {"train": {"window_s": 0.2, "eval_hop_s": 0.1}},
+            "train.window_s: 0.2 s (9 frames, 4 after train.input_pool) is too short",
+            id="window-too-short-for-the-network",
+        ),
     ],
 )
 def test_impossible_settings_stop_at_start_up_naming_the_key(dataset, overrides, expected):
@@ -169,16 +242,23 @@ def test_the_mel_band_check_agrees_with_librosa():
     from genreflow.config import empty_mel_bands
 
     for rate, n_fft, n_mels, fmin, fmax in [
-        (22050, 2048, 128, 0.0, 11025.0), (22050, 512, 128, 0.0, 11025.0), (22050, 1024, 128, 0.0, 11025.0),
-        (22050, 2048, 256, 0.0, 11025.0), (16000, 512, 64, 50.0, 8000.0), (22050, 4096, 300, 20.0, 8000.0),
-        (8000, 256, 16, 0.0, 4000.0), (44100, 2048, 128, 0.0, 22050.0),
+        (22050, 2048, 128, 0.0, 11025.0),
+        (22050, 512, 128, 0.0, 11025.0),
+        (22050, 1024, 128, 0.0, 11025.0),
+        (22050, 2048, 256, 0.0, 11025.0),
+        (16000, 512, 64, 50.0, 8000.0),
+        (22050, 4096, 300, 20.0, 8000.0),
+        (8000, 256, 16, 0.0, 4000.0),
+        (44100, 2048, 128, 0.0, 22050.0),
     ]:
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # librosa warns about exactly what is counted here
             bank = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-        assert empty_mel_bands(rate, n_fft, n_mels, fmin, fmax) == int((bank.max(axis=1) == 0).sum()), (rate, n_fft, n_mels)
+        assert empty_mel_bands(rate, n_fft, n_mels, fmin, fmax) == int(
+            (bank.max(axis=1) == 0).sum()
+        ), (rate, n_fft, n_mels)
 
 
 def test_nested_config_overrides_on_the_command_line_keep_their_types(dataset):
@@ -186,14 +266,33 @@ def test_nested_config_overrides_on_the_command_line_keep_their_types(dataset):
     cfg = dataset / "base.yaml"
     cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES}))
     run_snakemake(
-        dataset, "results/spectrograms/settings.json", "--cores", "1", "--configfile", str(cfg),
-        "--config", "spectrogram={n_mels: 96, fmax: 8000.0}", "strict=true", timeout=120,
+        dataset,
+        "results/spectrograms/settings.json",
+        "--cores",
+        "1",
+        "--configfile",
+        str(cfg),
+        "--config",
+        "spectrogram={n_mels: 96, fmax: 8000.0}",
+        "strict=true",
+        timeout=120,
     )
     import json
 
     settings = json.loads((dataset / "results/spectrograms/settings.json").read_text())
     assert settings["n_mels"] == 96 and settings["fmax"] == 8000.0 and settings["n_fft"] == 2048
-    proc = run_snakemake(dataset, "-n", "--cores", "1", "--configfile", str(cfg), "--config", "spectrogram={n_mels: lots}", check=False, timeout=120)
+    proc = run_snakemake(
+        dataset,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(cfg),
+        "--config",
+        "spectrogram={n_mels: lots}",
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "'lots' is not of type 'integer'" in proc.stdout + proc.stderr
 
 
@@ -202,20 +301,53 @@ def test_variant_overrides_on_the_command_line_keep_their_types(dataset):
     cfg = dataset / "base.yaml"
     cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES}))
     variants = "experiments={variants: {short: {train: {epochs: 5, dropout: 0.5}}}, cv: {folds: 3}}"
-    proc = run_snakemake(dataset, "--summary", "--configfile", str(cfg), "--config", variants, "--", "results/experiments/comparison.tsv", timeout=120)
+    proc = run_snakemake(
+        dataset,
+        "--summary",
+        "--configfile",
+        str(cfg),
+        "--config",
+        variants,
+        "--",
+        "results/experiments/comparison.tsv",
+        timeout=120,
+    )
     assert "results/experiments/variant~short/fold~2/seed~42/metrics.json" in proc.stdout
     wrong = "experiments={variants: {short: {train: {epochs: lots}}}}"
-    proc = run_snakemake(dataset, "-n", "--cores", "1", "--configfile", str(cfg), "--config", wrong, check=False, timeout=120)
-    assert proc.returncode != 0 and "experiments.variants.short" in proc.stdout + proc.stderr and "'lots' is not of type 'integer'" in proc.stdout + proc.stderr
+    proc = run_snakemake(
+        dataset,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        str(cfg),
+        "--config",
+        wrong,
+        check=False,
+        timeout=120,
+    )
+    assert (
+        proc.returncode != 0
+        and "experiments.variants.short" in proc.stdout + proc.stderr
+        and "'lots' is not of type 'integer'" in proc.stdout + proc.stderr
+    )
 
 
 def test_cli_strings_become_the_types_the_schema_asks_for():
     from genreflow.config import coerce_cli_strings
 
-    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text())
-    given = {"strict": "true", "spectrogram": {"n_mels": "96", "fmax": "8000", "db_min": "-70.5", "kind": "logmel"},
-             "train": {"filters": ["8", "16"], "mixed_precision": "on", "seeds": ["1", "2"]}, "audio_dir": "123"}
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text()
+    )
+    given = {
+        "strict": "true",
+        "spectrogram": {"n_mels": "96", "fmax": "8000", "db_min": "-70.5", "kind": "logmel"},
+        "train": {"filters": ["8", "16"], "mixed_precision": "on", "seeds": ["1", "2"]},
+        "audio_dir": "123",
+    }
     assert coerce_cli_strings(given, schema) == {
-        "strict": True, "spectrogram": {"n_mels": 96, "fmax": 8000, "db_min": -70.5, "kind": "logmel"},
-        "train": {"filters": [8, 16], "mixed_precision": "on", "seeds": [1, 2]}, "audio_dir": "123",
+        "strict": True,
+        "spectrogram": {"n_mels": 96, "fmax": 8000, "db_min": -70.5, "kind": "logmel"},
+        "train": {"filters": [8, 16], "mixed_precision": "on", "seeds": [1, 2]},
+        "audio_dir": "123",
     }

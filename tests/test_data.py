@@ -47,7 +47,9 @@ def test_a_short_image_is_padded_with_silence():
     np.testing.assert_array_equal(padded[..., 30:], 0)
     tracks, starts = data.epoch_draws(1, 3, 43, 43, seed=1, epoch=0)
     assert set(starts) == {0}
-    assert data.pad_to_width(np.zeros((2, 16, 50), np.uint8), 43).shape == (2, 16, 50), "long enough: unchanged"
+    assert data.pad_to_width(np.zeros((2, 16, 50), np.uint8), 43).shape == (2, 16, 50), (
+        "long enough: unchanged"
+    )
 
 
 def test_epoch_draws_take_every_track_equally_often_and_depend_on_seed_and_epoch():
@@ -56,14 +58,24 @@ def test_epoch_draws_take_every_track_equally_often_and_depend_on_seed_and_epoch
     again = data.epoch_draws(5, 3, 200, 43, seed=3, epoch=0)
     np.testing.assert_array_equal(tracks, again[0])
     np.testing.assert_array_equal(starts, again[1])
-    for other in (data.epoch_draws(5, 3, 200, 43, seed=3, epoch=1), data.epoch_draws(5, 3, 200, 43, seed=4, epoch=0)):
+    for other in (
+        data.epoch_draws(5, 3, 200, 43, seed=3, epoch=1),
+        data.epoch_draws(5, 3, 200, 43, seed=4, epoch=0),
+    ):
         assert not (np.array_equal(tracks, other[0]) and np.array_equal(starts, other[1]))
 
 
 def test_training_batches_never_mix_tracks_and_carry_their_own_label():
     images = column_coded(6)
     labels = np.array([0, 1, 2, 0, 1, 2])
-    batches = TrainingBatches(images, np.eye(3, dtype=np.float32)[labels], batch_size=4, seed=5, draws_per_track=3, width=43)
+    batches = TrainingBatches(
+        images,
+        np.eye(3, dtype=np.float32)[labels],
+        batch_size=4,
+        seed=5,
+        draws_per_track=3,
+        width=43,
+    )
     seen = []
     for windows, onehot in one_epoch(batches):
         for window, y in zip(windows[..., 0], onehot):
@@ -80,7 +92,9 @@ def test_training_batches_never_mix_tracks_and_carry_their_own_label():
 
 def test_training_batches_are_seeded_and_differ_between_epochs():
     def epochs(seed_value):
-        batches = TrainingBatches(column_coded(4), np.eye(4, dtype=np.float32), 4, seed_value, width=43, mixup_alpha=0.3)
+        batches = TrainingBatches(
+            column_coded(4), np.eye(4, dtype=np.float32), 4, seed_value, width=43, mixup_alpha=0.3
+        )
         return [np.concatenate([w for w, _ in one_epoch(batches)]) for _ in range(2)]
 
     first, again, other = epochs(3), epochs(3), epochs(4)
@@ -91,7 +105,9 @@ def test_training_batches_are_seeded_and_differ_between_epochs():
 
 
 def test_a_batch_is_the_same_whatever_order_it_is_asked_for_in():
-    batches = TrainingBatches(column_coded(8), np.eye(8, dtype=np.float32), 4, seed=2, width=43, mixup_alpha=0.3)
+    batches = TrainingBatches(
+        column_coded(8), np.eye(8, dtype=np.float32), 4, seed=2, width=43, mixup_alpha=0.3
+    )
     backwards = [batches[i] for i in reversed(range(len(batches)))][::-1]
     for (w1, y1), (w2, y2) in zip(backwards, [batches[i] for i in range(len(batches))]):
         np.testing.assert_array_equal(w1, w2)
@@ -101,12 +117,15 @@ def test_a_batch_is_the_same_whatever_order_it_is_asked_for_in():
 # --- sliding windows ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n_frames,width,hop", [(200, 43, 21), (1292, 129, 64), (129, 129, 64), (130, 129, 64), (50, 43, 43)])
+@pytest.mark.parametrize(
+    "n_frames,width,hop",
+    [(200, 43, 21), (1292, 129, 64), (129, 129, 64), (130, 129, 64), (50, 43, 43)],
+)
 def test_sliding_windows_cover_every_frame(n_frames, width, hop):
     starts = data.window_starts(n_frames, width, hop)
     covered = np.zeros(n_frames, dtype=bool)
     for s in starts:
-        assert 0 <= s and s + width <= n_frames
+        assert s >= 0 and s + width <= n_frames
         covered[s : s + width] = True
     assert covered.all()
     assert starts[0] == 0 and starts[-1] == n_frames - width
@@ -116,7 +135,10 @@ def test_sliding_windows_cover_every_frame(n_frames, width, hop):
 def test_sliding_windows_are_the_image_columns_in_order():
     image = column_coded(1)[0].astype(np.float32)
     windows = data.sliding_windows(image, 43, 20)
-    assert windows.shape == (len(data.window_starts(200, 43, 20)), 16, 43, 1) and windows.dtype == np.float32
+    assert (
+        windows.shape == (len(data.window_starts(200, 43, 20)), 16, 43, 1)
+        and windows.dtype == np.float32
+    )
     for window, start in zip(windows[..., 0], data.window_starts(200, 43, 20)):
         np.testing.assert_array_equal(window, image[:, start : start + 43])
 
@@ -148,11 +170,15 @@ def test_a_mask_zeroes_one_bounded_band_per_example_and_nothing_else(axis):
     for out in masked(image, layer, copies=50):
         zero = np.all(out == 0, axis=1 - axis)  # rows (axis 0) or columns (axis 1) zeroed
         kept = ~zero
-        np.testing.assert_array_equal(np.compress(kept, out, axis=axis), np.compress(kept, image, axis=axis))
+        np.testing.assert_array_equal(
+            np.compress(kept, out, axis=axis), np.compress(kept, image, axis=axis)
+        )
         where = np.flatnonzero(zero)
         assert len(where) <= 10
         if len(where):
-            assert np.array_equal(where, np.arange(where[0], where[0] + len(where))), "one contiguous band"
+            assert np.array_equal(where, np.arange(where[0], where[0] + len(where))), (
+                "one contiguous band"
+            )
             places.add(where[0])
         widths.add(len(where))
     assert len(widths) > 3 and len(places) > 3, "width and place are random, per example"
@@ -174,7 +200,9 @@ def test_masks_are_repeatable_for_a_seed_and_new_at_every_step():
 
 def test_spec_augment_bounds_the_masked_rows_and_columns():
     image = np.random.default_rng(1).uniform(1, 255, (64, 129)).astype(np.float32)
-    for out in masked(image, SpecAugment(freq_masks=2, freq_max=8, time_masks=2, time_max=12, seed=0), copies=20):
+    for out in masked(
+        image, SpecAugment(freq_masks=2, freq_max=8, time_masks=2, time_max=12, seed=0), copies=20
+    ):
         zero_rows = np.all(out == 0, axis=1).sum()
         zero_cols = np.all(out == 0, axis=0).sum()
         assert zero_rows <= 16 and zero_cols <= 24
@@ -186,14 +214,21 @@ def test_no_masks_and_inference_mean_no_change():
     image = np.random.default_rng(2).uniform(1, 255, (16, 43)).astype(np.float32)
     np.testing.assert_array_equal(masked(image, SpecAugment(0, 8, 0, 8, seed=0)), image[None])
     layer = SpecAugment(2, 8, 2, 8, seed=0)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(image[None, ..., None], training=False))[0, ..., 0], image)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(image[None, ..., None], training=False))[0, ..., 0], image
+    )
 
 
 def test_the_masks_run_only_in_training_and_stay_out_of_the_classifier():
-    classifier = keras.Sequential([keras.Input((16, 43, 1)), keras.layers.Flatten(), keras.layers.Dense(2)], name="tiny")
+    classifier = keras.Sequential(
+        [keras.Input((16, 43, 1)), keras.layers.Flatten(), keras.layers.Dense(2)], name="tiny"
+    )
     trained = with_masks(classifier, SpecAugment(1, 16, 1, 43, seed=0))
     batch = np.ones((4, 16, 43, 1), np.float32)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(trained(batch, training=False)), keras.ops.convert_to_numpy(classifier(batch)))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(trained(batch, training=False)),
+        keras.ops.convert_to_numpy(classifier(batch)),
+    )
     assert not any(isinstance(layer, SpecAugment) for layer in classifier.layers)
     assert trained.count_params() == classifier.count_params()
 
@@ -205,7 +240,9 @@ def test_mixup_blends_images_and_labels_with_the_same_weight():
     # image i is constant i + 1 and has class i, so a mixed label names both partners and the
     # weight, and the mixed image must be lam * (i + 1) + (1 - lam) * (j + 1)
     labels = np.eye(16, dtype=np.float32)
-    images = np.arange(1, 17, dtype=np.float32)[:, None, None, None] * np.ones((16, 4, 6, 1), np.float32)
+    images = np.arange(1, 17, dtype=np.float32)[:, None, None, None] * np.ones(
+        (16, 4, 6, 1), np.float32
+    )
     mixed, mixed_labels = data.mixup(images, labels, 0.4, np.random.default_rng(9))
     assert mixed.dtype == np.float32 and mixed_labels.dtype == np.float32
     np.testing.assert_allclose(mixed_labels.sum(axis=1), 1.0, rtol=1e-6)
@@ -217,7 +254,14 @@ def test_mixup_blends_images_and_labels_with_the_same_weight():
 
 
 def test_training_batches_with_mixup_have_soft_labels_summing_to_one():
-    batches = TrainingBatches(column_coded(8), np.eye(4, dtype=np.float32)[np.arange(8) % 4], 8, seed=1, width=43, mixup_alpha=0.3)
+    batches = TrainingBatches(
+        column_coded(8),
+        np.eye(4, dtype=np.float32)[np.arange(8) % 4],
+        8,
+        seed=1,
+        width=43,
+        mixup_alpha=0.3,
+    )
     for _, y in one_epoch(batches):
         np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
         assert (y.max(axis=1) < 1).any(), "labels were mixed"

@@ -25,6 +25,7 @@ WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
 if str(WORKFLOW_DIR) not in sys.path:  # until tests/conftest.py provides it
     sys.path.insert(0, str(WORKFLOW_DIR))
 
+from genreflow.atomic import sha256_of  # noqa: E402
 from genreflow.download import (  # noqa: E402
     DownloadError,
     fetch_archive,
@@ -32,7 +33,6 @@ from genreflow.download import (  # noqa: E402
     normalise_sha256,
     unpack_into,
 )
-from genreflow.atomic import sha256_of  # noqa: E402
 
 LIMIT = 2**30  # unpacked bytes allowed in these tests
 
@@ -166,10 +166,18 @@ def test_fetch_keeps_the_archive_only_when_its_checksum_matches(served, clips, t
     srv, base, _ = served
     archive = _tar_gz(clips, srv / "genres.tar.gz")
     dest = tmp_path / "dl" / "genres.tar.gz"
-    assert fetch_archive(f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}", dest, timeout_s=10) == dest
-    assert dest.read_bytes() == archive.read_bytes() and _leftovers(dest.parent, {"genres.tar.gz"}) == []
+    assert (
+        fetch_archive(f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}", dest, timeout_s=10)
+        == dest
+    )
+    assert (
+        dest.read_bytes() == archive.read_bytes()
+        and _leftovers(dest.parent, {"genres.tar.gz"}) == []
+    )
     dest.unlink()
-    with pytest.raises(DownloadError, match=f"cannot download {base}/genres.tar.gz: sha256 checksum mismatch"):
+    with pytest.raises(
+        DownloadError, match=f"cannot download {base}/genres.tar.gz: sha256 checksum mismatch"
+    ):
         fetch_archive(f"{base}/genres.tar.gz", "0" * 64, dest, timeout_s=10)
     assert _leftovers(dest.parent, set()) == []
 
@@ -184,7 +192,9 @@ def test_http_404_and_unreachable_servers_are_clear_errors(served, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(DownloadError, match=f"cannot download http://127.0.0.1:{port}/x.tar.gz"):
-        fetch_archive(f"http://127.0.0.1:{port}/x.tar.gz", "0" * 64, tmp_path / "b.tar.gz", timeout_s=5)
+        fetch_archive(
+            f"http://127.0.0.1:{port}/x.tar.gz", "0" * 64, tmp_path / "b.tar.gz", timeout_s=5
+        )
     assert list(tmp_path.iterdir()) == [tmp_path / "srv"]
 
 
@@ -192,7 +202,9 @@ def test_a_truncated_transfer_is_never_kept(served, clips, tmp_path):
     srv, base, _ = served
     archive = _tar_gz(clips, srv / "genres.tar.gz")
     with pytest.raises(DownloadError, match="cannot download"):
-        fetch_archive(f"{base}/truncated/genres.tar.gz", _sha(archive), tmp_path / "g.tar.gz", timeout_s=10)
+        fetch_archive(
+            f"{base}/truncated/genres.tar.gz", _sha(archive), tmp_path / "g.tar.gz", timeout_s=10
+        )
     assert _leftovers(tmp_path, {"srv"}) == []
 
 
@@ -234,10 +246,14 @@ def test_malformed_checksum_is_rejected(bad):
 def test_unpack_moves_the_genre_root_into_audio_dir(clips, tmp_path):
     archive = _tar_gz(clips, tmp_path / "genres.tar.gz")
     audio = tmp_path / "data"
-    (audio / "blues").mkdir(parents=True)  # Snakemake makes its outputs' folders first: empty ones are fine
+    (audio / "blues").mkdir(
+        parents=True
+    )  # Snakemake makes its outputs' folders first: empty ones are fine
     assert unpack_into(archive, audio, LIMIT) == sorted(GENRES)
     for genre in GENRES:
-        assert sorted(p.name for p in (audio / genre).iterdir()) == [f"{genre}.{i:05d}.au" for i in range(CLIPS_PER_GENRE)]
+        assert sorted(p.name for p in (audio / genre).iterdir()) == [
+            f"{genre}.{i:05d}.au" for i in range(CLIPS_PER_GENRE)
+        ]
     assert _leftovers(tmp_path, {"genres.tar.gz", "data"}) == []
 
 
@@ -255,7 +271,10 @@ def test_unpack_other_tar_compressions(clips, tmp_path, compression):
         for clip in sorted((clips / "jazz").glob("*.au")):
             tar.add(clip, arcname=f"gtzan/genres/jazz/{clip.name}")
     unpack_into(archive, tmp_path / "audio", LIMIT)
-    assert sorted(p.name for p in (tmp_path / "audio" / "jazz").iterdir()) == ["jazz.00000.au", "jazz.00001.au"]
+    assert sorted(p.name for p in (tmp_path / "audio" / "jazz").iterdir()) == [
+        "jazz.00000.au",
+        "jazz.00001.au",
+    ]
 
 
 def test_unpack_genre_folders_at_top_level(clips, tmp_path):
@@ -437,9 +456,7 @@ def test_find_genre_root_prefers_shallowest(tmp_path):
     (tmp_path / "a" / "genres" / "pop").mkdir(parents=True)
     (tmp_path / "a" / "genres" / "pop" / "pop.00000.wav").write_bytes(b"")
     (tmp_path / "a" / "genres" / "x" / "deeper" / "rock").mkdir(parents=True)
-    (
-        tmp_path / "a" / "genres" / "x" / "deeper" / "rock" / "rock.00000.wav"
-    ).write_bytes(b"")
+    (tmp_path / "a" / "genres" / "x" / "deeper" / "rock" / "rock.00000.wav").write_bytes(b"")
     assert find_genre_root(tmp_path) == tmp_path / "a" / "genres"
 
 
@@ -448,8 +465,14 @@ def test_find_genre_root_prefers_shallowest(tmp_path):
 # --------------------------------------------------------------------------
 
 TINY_TRAINING = {
-    "epochs": 2, "batch_size": 8, "filters": [4, 8], "window_s": 1.0, "eval_hop_s": 1.0,
-    "windows_per_track": 2, "patience": 5, "min_steps_per_epoch": 1,
+    "epochs": 2,
+    "batch_size": 8,
+    "filters": [4, 8],
+    "window_s": 1.0,
+    "eval_hop_s": 1.0,
+    "windows_per_track": 2,
+    "patience": 5,
+    "min_steps_per_epoch": 1,
 }
 
 
@@ -457,16 +480,25 @@ def _workflow_config(workdir: Path, url: str = "", sha256: str = "", **download)
     import yaml
 
     cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "audio_dir": "data", "genres": list(GENRES), "spectrogram": {"duration_s": 4.0},
-        "split": {"method": "ratio", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}}, "train": TINY_TRAINING,
-        "download": {"url": url, "sha256": sha256, **download},
-    }))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "audio_dir": "data",
+                "genres": list(GENRES),
+                "spectrogram": {"duration_s": 4.0},
+                "split": {"method": "ratio", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
+                "train": TINY_TRAINING,
+                "download": {"url": url, "sha256": sha256, **download},
+            }
+        )
+    )
     return cfg
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -486,11 +518,15 @@ def test_one_run_downloads_verifies_unpacks_and_trains(served, gtzan_like, tmp_p
     archive = _tar_gz(gtzan_like, srv / "genres.tar.gz")
     work = tmp_path / "wf"
     work.mkdir()
-    cfg = _workflow_config(work, f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}", tracks_per_genre=4, extension="au")
+    cfg = _workflow_config(
+        work, f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}", tracks_per_genre=4, extension="au"
+    )
     proc = run_snakemake(work, "--cores", "2", "--configfile", str(cfg), timeout=600)
     out = proc.stdout + proc.stderr
     assert requests == ["/genres.tar.gz"]
-    assert _snapshot(work / "data") == _snapshot(gtzan_like), "the unpacked folder is the archive's genre root"
+    assert _snapshot(work / "data") == _snapshot(gtzan_like), (
+        "the unpacked folder is the archive's genre root"
+    )
     assert (work / "results/metrics/metrics.json").is_file(), "trained in the same run"
     assert "genreflow: default recipe" in out
     assert not [p for p in work.iterdir() if p.name.startswith(".data")], "no staging folder left"
@@ -510,13 +546,23 @@ def test_a_wrong_checksum_stops_before_anything_is_unpacked(served, gtzan_like, 
     proc = run_snakemake(work, "--cores", "2", "--configfile", str(cfg), check=False, timeout=300)
     assert proc.returncode != 0
     assert "checksum mismatch" in (work / "results/logs/download_archive.log").read_text()
-    assert not list((work / "results").rglob("genres.tar.gz")), "an unverified archive is never kept"
+    assert not list((work / "results").rglob("genres.tar.gz")), (
+        "an unverified archive is never kept"
+    )
     assert not _snapshot(work / "data") if (work / "data").exists() else True
 
 
-@pytest.mark.parametrize("configured", [False, True], ids=["no-download-configured", "download-configured"])
-@pytest.mark.parametrize("command", [["download", "-f"], ["--delete-all-output"]], ids=["download-f", "delete-all-output"])
-def test_an_existing_audio_folder_is_never_deleted(served, gtzan_like, tmp_path, configured, command):
+@pytest.mark.parametrize(
+    "configured", [False, True], ids=["no-download-configured", "download-configured"]
+)
+@pytest.mark.parametrize(
+    "command",
+    [["download", "-f"], ["--delete-all-output"]],
+    ids=["download-f", "delete-all-output"],
+)
+def test_an_existing_audio_folder_is_never_deleted(
+    served, gtzan_like, tmp_path, configured, command
+):
     from conftest import run_snakemake
 
     srv, base, requests = served
@@ -526,7 +572,9 @@ def test_an_existing_audio_folder_is_never_deleted(served, gtzan_like, tmp_path,
     before = _snapshot(work / "data")
     url, sha = (f"{base}/genres.tar.gz", f"sha256:{_sha(archive)}") if configured else ("", "")
     cfg = _workflow_config(work, url, sha, tracks_per_genre=4)
-    proc = run_snakemake(work, *command, "--cores", "1", "--configfile", str(cfg), check=False, timeout=300)
+    proc = run_snakemake(
+        work, *command, "--cores", "1", "--configfile", str(cfg), check=False, timeout=300
+    )
     assert _snapshot(work / "data") == before, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert requests == [], "nothing is downloaded for a folder that holds the tracks"
     if command[0] == "download" and not configured:

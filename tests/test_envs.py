@@ -11,23 +11,26 @@ import os
 import re
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, tone, write_audio
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
-from conftest import REPO, write_audio, tone
 
 ENVS = REPO / "envs"
 GENREFLOW = REPO / "workflow" / "genreflow"
 # conda: "==" is exact; "=" is a prefix match ("pip=25.3" also takes 25.3.1), so it only
 # counts with a build string or a full major.minor.patch version.
-CONDA_EXACT = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:==(?P<v1>[0-9][0-9A-Za-z._+!]*)|=(?P<v2>[0-9][0-9A-Za-z._+!]*)(?P<build>=[A-Za-z0-9_.]+)?)$")
-PIP_EXACT = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[A-Za-z0-9_,.-]+\])?==(?P<version>[0-9][0-9A-Za-z._+!]*)$")
+CONDA_EXACT = re.compile(
+    r"^(?P<name>[A-Za-z0-9_.-]+)(?:==(?P<v1>[0-9][0-9A-Za-z._+!]*)|=(?P<v2>[0-9][0-9A-Za-z._+!]*)(?P<build>=[A-Za-z0-9_.]+)?)$"
+)
+PIP_EXACT = re.compile(
+    r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[A-Za-z0-9_,.-]+\])?==(?P<version>[0-9][0-9A-Za-z._+!]*)$"
+)
 
 # Lists the rules of a real parse: a demo config (so the featurisation batches exist) plus a
 # prediction folder (so the predict batches exist). Run in a subprocess: the Snakemake API
@@ -67,13 +70,26 @@ KERAS_BACKENDS = {"tensorflow", "jax", "torch"}
 
 def introspect(root: Path, backend: str) -> list[dict]:
     write_audio(root / "to_classify" / "clip.wav", tone(1.0))
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # "auto" means TensorFlow here
+    env = {
+        k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"
+    }  # "auto" means TensorFlow here
     proc = subprocess.run(
-        [sys.executable, "-c", INTROSPECT, str(REPO), str(root / "work"), str(root / "to_classify"), backend],
-        capture_output=True, text=True, timeout=300, env=env,
+        [
+            sys.executable,
+            "-c",
+            INTROSPECT,
+            str(REPO),
+            str(root / "work"),
+            str(root / "to_classify"),
+            backend,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-5000:]
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RULES=")][-1]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RULES=")][-1]
     return json.loads(line.removeprefix("RULES="))
 
 
@@ -105,7 +121,11 @@ def read_env(path: Path) -> tuple[list[str], list[str]]:
 
 
 def pip_pins(specs: list[str]) -> dict[str, str]:
-    return {canonicalize_name(PIP_EXACT.match(s)["name"]): PIP_EXACT.match(s)["version"] for s in specs if PIP_EXACT.match(s)}
+    return {
+        canonicalize_name(PIP_EXACT.match(s)["name"]): PIP_EXACT.match(s)["version"]
+        for s in specs
+        if PIP_EXACT.match(s)
+    }
 
 
 def installed(name: str) -> str | None:
@@ -152,7 +172,9 @@ def test_every_pin_is_exact(env):
     assert conda and pip, f"{env.name}: expected conda and pip dependencies"
     for spec in conda:
         m = CONDA_EXACT.match(spec.replace(" ", ""))
-        assert m, f"{env.name}: conda dependency '{spec}' is not pinned exactly (write name==version)"
+        assert m, (
+            f"{env.name}: conda dependency '{spec}' is not pinned exactly (write name==version)"
+        )
         if m["v2"] and not m["build"]:
             assert len(m["v2"].split(".")) >= 3, (
                 f"{env.name}: '{spec}' is a prefix match in conda (also takes {m['v2']}.1); write {m['name']}=={m['v2']}"
@@ -165,18 +187,30 @@ def test_every_pin_is_exact(env):
 @pytest.mark.parametrize("env", env_files(), ids=lambda p: p.name)
 def test_pip_pins_are_what_the_test_venv_runs(env):
     _, pip = read_env(env)
-    wrong = {name: (pinned, installed(name)) for name, pinned in pip_pins(pip).items() if installed(name) != pinned}
+    wrong = {
+        name: (pinned, installed(name))
+        for name, pinned in pip_pins(pip).items()
+        if installed(name) != pinned
+    }
     assert not wrong, f"{env.name}: pinned vs installed here: {wrong}"
 
 
 @pytest.mark.parametrize("env", env_files(), ids=lambda p: p.name)
 def test_conda_python_and_pip_match_the_test_venv(env):
     conda, _ = read_env(env)
-    pins = {m["name"]: m["v1"] or m["v2"] for m in (CONDA_EXACT.match(s.replace(" ", "")) for s in conda) if m}
+    pins = {
+        m["name"]: m["v1"] or m["v2"]
+        for m in (CONDA_EXACT.match(s.replace(" ", "")) for s in conda)
+        if m
+    }
     if "python" in pins:
-        assert pins["python"] == ".".join(map(str, sys.version_info[:3])), f"{env.name}: python {pins['python']}"
+        assert pins["python"] == ".".join(map(str, sys.version_info[:3])), (
+            f"{env.name}: python {pins['python']}"
+        )
     if "pip" in pins:
-        assert pins["pip"] == installed("pip"), f"{env.name}: pip {pins['pip']} vs {installed('pip')}"
+        assert pins["pip"] == installed("pip"), (
+            f"{env.name}: pip {pins['pip']} vs {installed('pip')}"
+        )
 
 
 def requirements() -> dict[str, str]:
@@ -192,11 +226,17 @@ def requirements() -> dict[str, str]:
 
 def test_requirements_txt_is_installed_and_agrees_with_every_env():
     reqs = requirements()
-    wrong = {name: (pinned, installed(name)) for name, pinned in reqs.items() if installed(name) != pinned}
+    wrong = {
+        name: (pinned, installed(name))
+        for name, pinned in reqs.items()
+        if installed(name) != pinned
+    }
     assert not wrong, f"requirements.txt vs installed here: {wrong}"
     for env in env_files():
         for name, version in pip_pins(read_env(env)[1]).items():
-            assert reqs.get(name) == version, f"{env.name}: {name}=={version}, requirements.txt: {reqs.get(name)}"
+            assert reqs.get(name) == version, (
+                f"{env.name}: {name}=={version}, requirements.txt: {reqs.get(name)}"
+            )
 
 
 # --- each rule's script can import its modules inside its own environment -------------------
@@ -226,7 +266,7 @@ def imports_of(path: Path, package: str | None) -> set[str]:
     return names
 
 
-@lru_cache(maxsize=None)
+@cache
 def third_party_imports(script: str) -> frozenset[str]:
     """Top-level third-party modules reachable from a script through the genreflow package."""
     seen, todo, found = set(), [(Path(script), None)], set()
@@ -247,7 +287,9 @@ def third_party_imports(script: str) -> frozenset[str]:
 def env_closure(env: Path) -> set[str]:
     """Distributions an env installs: its pip pins and, by this venv's metadata, their dependencies."""
     conda, pip = read_env(env)
-    todo = list(pip_pins(pip)) + [canonicalize_name(CONDA_EXACT.match(s.replace(" ", ""))["name"]) for s in conda]
+    todo = list(pip_pins(pip)) + [
+        canonicalize_name(CONDA_EXACT.match(s.replace(" ", ""))["name"]) for s in conda
+    ]
     marker_env = default_environment()
     closure = set()
     while todo:
@@ -266,7 +308,10 @@ def env_closure(env: Path) -> set[str]:
 
 
 def test_rule_scripts_import_only_what_their_env_provides(rules, jax_rules):
-    providers = {module: {canonicalize_name(d) for d in dists} for module, dists in metadata.packages_distributions().items()}
+    providers = {
+        module: {canonicalize_name(d) for d in dists}
+        for module, dists in metadata.packages_distributions().items()
+    }
     problems = []
     for rule in rules + jax_rules:
         if not (rule["script"] and rule["conda"]):
@@ -274,11 +319,15 @@ def test_rule_scripts_import_only_what_their_env_provides(rules, jax_rules):
         closure = env_closure(Path(rule["conda"]))
         imported = third_party_imports(rule["script"])
         if imported & KERAS_BACKENDS and not closure & KERAS_BACKENDS:
-            problems.append(f"{rule['name']}: {Path(rule['conda']).name} provides no Keras backend ({', '.join(sorted(KERAS_BACKENDS))})")
+            problems.append(
+                f"{rule['name']}: {Path(rule['conda']).name} provides no Keras backend ({', '.join(sorted(KERAS_BACKENDS))})"
+            )
         for module in sorted(imported - KERAS_BACKENDS):
             dists = providers.get(module)
             if dists is None:
                 problems.append(f"{rule['name']}: imports '{module}', which is not installed here")
             elif not dists & closure:
-                problems.append(f"{rule['name']}: imports '{module}' ({', '.join(sorted(dists))}), missing from {Path(rule['conda']).name}")
+                problems.append(
+                    f"{rule['name']}: imports '{module}' ({', '.join(sorted(dists))}), missing from {Path(rule['conda']).name}"
+                )
     assert not problems, "\n".join(sorted(set(problems)))

@@ -9,22 +9,38 @@ from collections import Counter
 
 import pytest
 import yaml
-
 from conftest import REPO, make_dataset, run_snakemake
-from genreflow.experiments import assign_folds, deep_merge, fold_manifest, fold_roles, variant_config
+
+from genreflow.experiments import (
+    assign_folds,
+    deep_merge,
+    fold_manifest,
+    fold_roles,
+    variant_config,
+)
 from genreflow.tables import read_table
 
 GENRES = ["blues", "jazz", "rock"]
 
 
 def test_variant_configs_merge_overrides_and_presets_key_by_key():
-    base = {"train": {"epochs": 30, "filters": [16, 32], "recipe": "default"}, "split": {"method": "hash"}, "experiments": {"variants": {"x": {}}}}
+    base = {
+        "train": {"epochs": 30, "filters": [16, 32], "recipe": "default"},
+        "split": {"method": "hash"},
+        "experiments": {"variants": {"x": {}}},
+    }
     wider = variant_config(base, {"train": {"filters": [32, 64]}})
-    assert wider["train"] == {"epochs": 30, "filters": [32, 64], "recipe": "default"} and wider["split"] == {"method": "hash"}
+    assert wider["train"] == {"epochs": 30, "filters": [32, 64], "recipe": "default"} and wider[
+        "split"
+    ] == {"method": "hash"}
     assert "experiments" not in wider, "a variant holds no experiments of its own"
     assert base["train"]["filters"] == [16, 32], "the run's configuration is left as it is"
     blog = variant_config(base, "config/presets/blog.yaml", REPO)
-    assert blog["train"]["recipe"] == "blog" and blog["train"]["epochs"] == 50 and blog["spectrogram"]["kind"] == "blog_specgram"
+    assert (
+        blog["train"]["recipe"] == "blog"
+        and blog["train"]["epochs"] == 50
+        and blog["spectrogram"]["kind"] == "blog_specgram"
+    )
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
 
 
@@ -45,10 +61,17 @@ def test_the_test_fold_never_reaches_training_or_early_stopping(fold):
     assert roles[fold] == "test" and roles[(fold + 1) % 5] == "val"
     assert sorted(roles.values()) == ["test", "train", "train", "train", "val"]
     folds = {f"t{i}": i % 5 for i in range(20)}
-    records = [{"key": k, "label": "g", "png": f"{k}.png", "png_sha256": "x", "status": "ok"} for k in folds]
-    records.append({"key": "rejected", "label": "g", "png": "", "png_sha256": "", "status": "rejected"})
+    records = [
+        {"key": k, "label": "g", "png": f"{k}.png", "png_sha256": "x", "status": "ok"}
+        for k in folds
+    ]
+    records.append(
+        {"key": "rejected", "label": "g", "png": "", "png_sha256": "", "status": "rejected"}
+    )
     rows = fold_manifest(folds, records, fold, 5)
-    assert {r["track"] for r in rows if r["split"] == "test"} == {k for k, f in folds.items() if f == fold}
+    assert {r["track"] for r in rows if r["split"] == "test"} == {
+        k for k, f in folds.items() if f == fold
+    }
     assert all(folds[r["track"]] != fold for r in rows if r["split"] in ("train", "val"))
     assert "rejected" not in {r["track"] for r in rows}
 
@@ -58,13 +81,40 @@ def compared(tmp_path_factory):
     """Two variants x 3 folds x 2 seeds on 6 tiny clips per genre, from one snakemake call."""
     root = tmp_path_factory.mktemp("experiments")
     make_dataset(root / "audio", GENRES, 6, seconds=3.0)
-    tiny = {"epochs": 2, "batch_size": 8, "filters": [4], "window_s": 1.0, "eval_hop_s": 1.0, "windows_per_track": 2,
-            "min_steps_per_epoch": 1, "patience": 5}
-    (root / "config.yaml").write_text(yaml.safe_dump({
-        "audio_dir": "audio", "genres": GENRES, "spectrogram": {"duration_s": 3.0}, "train": tiny,
-        "experiments": {"variants": {"small": {}, "wider": {"train": {"filters": [8, 8]}}}, "cv": {"folds": 3, "seed": 7}, "seeds": [1, 2]},
-    }))
-    proc = run_snakemake(root, "results/experiments/comparison.tsv", "--cores", "2", "--configfile", str(root / "config.yaml"), timeout=900)
+    tiny = {
+        "epochs": 2,
+        "batch_size": 8,
+        "filters": [4],
+        "window_s": 1.0,
+        "eval_hop_s": 1.0,
+        "windows_per_track": 2,
+        "min_steps_per_epoch": 1,
+        "patience": 5,
+    }
+    (root / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "audio_dir": "audio",
+                "genres": GENRES,
+                "spectrogram": {"duration_s": 3.0},
+                "train": tiny,
+                "experiments": {
+                    "variants": {"small": {}, "wider": {"train": {"filters": [8, 8]}}},
+                    "cv": {"folds": 3, "seed": 7},
+                    "seeds": [1, 2],
+                },
+            }
+        )
+    )
+    proc = run_snakemake(
+        root,
+        "results/experiments/comparison.tsv",
+        "--cores",
+        "2",
+        "--configfile",
+        str(root / "config.yaml"),
+        timeout=900,
+    )
     return root, proc
 
 
@@ -77,19 +127,37 @@ def test_every_variant_fold_and_seed_is_its_own_job(compared):
     for path in runs:
         run = json.loads(path.read_text())
         assert {"test", "val", "train_s", "variant", "fold", "seed"} <= set(run)
-        assert run["test"]["n_tracks"] == 6 and run["val"]["n_tracks"] == 6, "3 folds of 2 tracks per genre"
+        assert run["test"]["n_tracks"] == 6 and run["val"]["n_tracks"] == 6, (
+            "3 folds of 2 tracks per genre"
+        )
 
 
 def test_the_comparison_table_and_plot(compared):
     root, _ = compared
     table = read_table(root / "results/experiments/comparison.tsv")
     assert list(table["variant"]) == ["small", "wider"]
-    assert set(table["runs"]) == {"6"} and set(table["folds"]) == {"3"} and set(table["seeds"]) == {"2"}
-    for column in ("test_track_accuracy_mean", "test_track_accuracy_std", "test_window_accuracy_mean", "test_macro_f1_mean",
-                   "test_track_accuracy_seed_ensemble", "val_track_accuracy_mean", "train_s_mean"):
-        assert all(0 <= float(v) for v in table[column]), column
-    runs = [json.loads(p.read_text()) for p in root.glob("results/experiments/variant~small/*/*/metrics.json")]
-    assert float(table["test_track_accuracy_mean"][0]) == pytest.approx(sum(r["test"]["track_accuracy"] for r in runs) / 6, abs=1e-4)
+    assert (
+        set(table["runs"]) == {"6"}
+        and set(table["folds"]) == {"3"}
+        and set(table["seeds"]) == {"2"}
+    )
+    for column in (
+        "test_track_accuracy_mean",
+        "test_track_accuracy_std",
+        "test_window_accuracy_mean",
+        "test_macro_f1_mean",
+        "test_track_accuracy_seed_ensemble",
+        "val_track_accuracy_mean",
+        "train_s_mean",
+    ):
+        assert all(float(v) >= 0 for v in table[column]), column
+    runs = [
+        json.loads(p.read_text())
+        for p in root.glob("results/experiments/variant~small/*/*/metrics.json")
+    ]
+    assert float(table["test_track_accuracy_mean"][0]) == pytest.approx(
+        sum(r["test"]["track_accuracy"] for r in runs) / 6, abs=1e-4
+    )
     from genreflow.pngio import read_png
 
     assert read_png(root / "results/experiments/comparison.png").ndim == 3

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, SNAKEMAKE, numbers_in, run_snakemake, write_audio
 
-from conftest import numbers_in, REPO, SNAKEMAKE, run_snakemake, write_audio
 from genreflow.demo import synthesize
 from genreflow.pngio import read_png
 
@@ -36,21 +36,39 @@ CONFIG = {
     "spectrogram": {"duration_s": SECONDS},
     "featurize": {"block_size": 1000},  # one job for every file: it is killed half-way
     "train": {
-        "epochs": EPOCHS, "patience": EPOCHS, "batch_size": 8, "filters": [4, 8], "window_s": 1.0,
-        "eval_hop_s": 1.0, "windows_per_track": 2, "seeds": [42], "min_steps_per_epoch": 1,
+        "epochs": EPOCHS,
+        "patience": EPOCHS,
+        "batch_size": 8,
+        "filters": [4, 8],
+        "window_s": 1.0,
+        "eval_hop_s": 1.0,
+        "windows_per_track": 2,
+        "seeds": [42],
+        "min_steps_per_epoch": 1,
     },
 }
 MODEL = "results/model/seed_42/model.keras"
 
 
-
-
 def start(workdir: Path, *args: str) -> subprocess.Popen:
     """Snakemake in a new session (own process group), output to a file."""
-    cmd = ["timeout", "-k", "5", "300", SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    cmd = [
+        "timeout",
+        "-k",
+        "5",
+        "300",
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    log = open(workdir / "killed_run.txt", "w")
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    log = open(workdir / "killed_run.txt", "w")  # noqa: SIM115 (the killed run writes to it)
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
 
 
 def kill_when(proc: subprocess.Popen, condition, timeout: float = 240) -> None:
@@ -83,7 +101,9 @@ def epochs_logged(log_text: str) -> list[int]:
 
 def unlock_and_rerun(root: Path, cfg: Path, *targets: str) -> str:
     """What the user does after a kill: the plain re-run is refused because of the stale lock."""
-    refused = run_snakemake(root, *targets, "--cores", "2", "--configfile", str(cfg), check=False, timeout=120)
+    refused = run_snakemake(
+        root, *targets, "--cores", "2", "--configfile", str(cfg), check=False, timeout=120
+    )
     assert refused.returncode != 0 and "--unlock" in refused.stdout + refused.stderr
     run_snakemake(root, "--unlock", "--cores", "1", "--configfile", str(cfg), timeout=120)
     rerun = run_snakemake(root, *targets, "--cores", "2", "--configfile", str(cfg), timeout=300)
@@ -104,13 +124,18 @@ def featurize_kill(tmp_path_factory) -> FeaturizeKill:
     for gi, genre in enumerate(GENRES):
         for split, count in PER_SPLIT.items():
             for n in numbers_in(genre, split, count):
-                write_audio(root / "audio" / genre / f"{genre}.{n:05d}.wav", synthesize(gi, n, SECONDS, 22050, 1))
+                write_audio(
+                    root / "audio" / genre / f"{genre}.{n:05d}.wav",
+                    synthesize(gi, n, SECONDS, 22050, 1),
+                )
     cfg = root / "config.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     proc = start(root, "results/split/manifest.csv", "--cores", "2", "--configfile", str(cfg))
     kill_when(proc, lambda: len(pngs(root)) >= 6)
     present = pngs(root)
-    assert len(present) < N_TRACKS, "featurisation finished before the kill; the test proves nothing"
+    assert len(present) < N_TRACKS, (
+        "featurisation finished before the kill; the test proves nothing"
+    )
     for png in present:  # every PNG that exists after a kill is complete
         assert read_png(png).shape == (128, 1 + int(SECONDS * 22050) // 512), png
     before = stats(present)
@@ -129,7 +154,11 @@ def test_featurisation_completes_after_kill(featurize_kill):
 
 def test_no_partial_or_stray_file_survives(featurize_kill):
     root = featurize_kill.root / "results/spectrograms"
-    files = [p for p in root.rglob("*") if p.is_file() and p.parent.name not in ("index", "audio") and p.name != "settings.json"]
+    files = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.parent.name not in ("index", "audio") and p.name != "settings.json"
+    ]
     assert sorted(files) == pngs(featurize_kill.root), "leftover temporary or partial files"
 
 

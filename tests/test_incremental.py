@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import numbers_in, run_snakemake, write_audio
+
 from genreflow.demo import synthesize
 from genreflow.pngio import read_png
 
@@ -32,18 +32,26 @@ CONFIG = {
     "genres": GENRES,
     "spectrogram": {"duration_s": SECONDS},
     "train": {
-        "epochs": 2, "batch_size": 8, "filters": [4, 8], "window_s": 1.0, "eval_hop_s": 1.0,
-        "windows_per_track": 2, "patience": 5, "seeds": [42], "min_steps_per_epoch": 1,
+        "epochs": 2,
+        "batch_size": 8,
+        "filters": [4, 8],
+        "window_s": 1.0,
+        "eval_hop_s": 1.0,
+        "windows_per_track": 2,
+        "patience": 5,
+        "seeds": [42],
+        "min_steps_per_epoch": 1,
     },
 }
 # the first run stops after training (evaluation is the same code either way); the second runs all
 FIRST = ("results/model/seed_42/model.keras", "results/qc/tracks.tsv", "results/split/manifest.csv")
 
 
-
-
 def add_clip(audio: Path, genre: str, number: int, seconds: float = SECONDS) -> str:
-    write_audio(audio / genre / f"{genre}.{number:05d}.wav", synthesize(GENRES.index(genre), number, seconds, 22050, 1))
+    write_audio(
+        audio / genre / f"{genre}.{number:05d}.wav",
+        synthesize(GENRES.index(genre), number, seconds, 22050, 1),
+    )
     return f"{genre}.{number:05d}"
 
 
@@ -76,7 +84,11 @@ def planned_jobs(output: str) -> dict[str, list[str]]:
             while current in jobs:  # rules with wildcards (train, evaluate) run once per seed
                 current, n = f"{name}#{n}", n + 1
             jobs[current] = []
-        elif current and len(line) - len(line.lstrip()) > indent and line.strip().startswith("output: "):
+        elif (
+            current
+            and len(line) - len(line.lstrip()) > indent
+            and line.strip().startswith("output: ")
+        ):
             jobs[current] = line.strip().removeprefix("output: ").split(", ")
         elif current and len(line) - len(line.lstrip()) <= indent:
             current = None
@@ -89,8 +101,14 @@ def output(proc) -> str:
 
 def spectrogram_jobs(jobs: dict[str, list[str]]) -> dict[str, list[str]]:
     """Featurisation jobs -> the PNGs they declare."""
-    pngs = lambda outs: [o.removesuffix(" (update)") for o in outs if o.removesuffix(" (update)").endswith(".png")]
-    return {name: pngs(outs) for name, outs in jobs.items() if name.startswith("spectrograms_") and not name.endswith("_audio")}
+    pngs = lambda outs: [
+        o.removesuffix(" (update)") for o in outs if o.removesuffix(" (update)").endswith(".png")
+    ]
+    return {
+        name: pngs(outs)
+        for name, outs in jobs.items()
+        if name.startswith("spectrograms_") and not name.endswith("_audio")
+    }
 
 
 @dataclass
@@ -116,7 +134,11 @@ def history(tmp_path_factory) -> History:
     cfg.write_text(yaml.safe_dump(CONFIG))
     short = []
     for genre in GENRES:
-        for n in numbers_in(genre, "train", 3) + numbers_in(genre, "val", 1) + numbers_in(genre, "test", 1):
+        for n in (
+            numbers_in(genre, "train", 3)
+            + numbers_in(genre, "val", 1)
+            + numbers_in(genre, "test", 1)
+        ):
             add_clip(audio, genre, n)
     # shorter than one 1-s training window: padded, noted, and still trained on / evaluated
     short.append(add_clip(audio, "rock", numbers_in("rock", "train", 1, start=200)[0], seconds=0.4))
@@ -139,26 +161,48 @@ def history(tmp_path_factory) -> History:
     shutil.rmtree(root / "results/logs/spectrograms")  # so the logs left are the second run's
     second_run = run_snakemake(root, "--cores", "2", "--configfile", str(cfg), timeout=600)
     return History(
-        root, first, png_stats(root), manifest_first,
+        root,
+        first,
+        png_stats(root),
+        manifest_first,
         {r["track"]: r["split"] for r in read_csv(root / "results/split/manifest.csv")},
-        added, removed, short, output(dry_default), output(second_run), model_first,
+        added,
+        removed,
+        short,
+        output(dry_default),
+        output(second_run),
+        model_first,
     )
 
 
 @slow
 def test_a_rerun_does_nothing(history):
     assert len(history.first) == 17
-    proc = run_snakemake(history.root, "-n", "--cores", "2", "--configfile", str(history.root / "config.yaml"), timeout=120)
+    proc = run_snakemake(
+        history.root,
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        str(history.root / "config.yaml"),
+        timeout=120,
+    )
     assert "Nothing to be done" in output(proc)
 
 
 @slow
 def test_new_track_numbers_plan_only_their_own_block_then_split_train_evaluate(history):
     jobs = planned_jobs(history.dry_default)
-    new_blocks = {n: outs for n, outs in spectrogram_jobs(jobs).items() if n != "spectrograms_00000"}
+    new_blocks = {
+        n: outs for n, outs in spectrogram_jobs(jobs).items() if n != "spectrograms_00000"
+    }
     featurised = sorted(out for outs in new_blocks.values() for out in outs)
-    assert featurised == sorted(f"results/spectrograms/{t.split('.')[0]}/{t}.png" for t in history.added)
-    assert set(new_blocks) == {"spectrograms_00100"}, "tracks 00100-00149 of every genre share a job"
+    assert featurised == sorted(
+        f"results/spectrograms/{t.split('.')[0]}/{t}.png" for t in history.added
+    )
+    assert set(new_blocks) == {"spectrograms_00100"}, (
+        "tracks 00100-00149 of every genre share a job"
+    )
     # the block that lost a track runs again (its input set changed) but rewrites nothing
     assert "spectrograms_00000" in spectrogram_jobs(jobs)
     for rule in ("qc", "split", "train", "evaluate", "summarize"):
@@ -171,7 +215,9 @@ def test_only_the_new_files_were_featurised(history):
     assert set(history.second) == set(history.first) | new
     # same inode: never rewritten (Snakemake touches the outputs of the block that lost a track)
     unchanged = {png: history.second[png][0] for png in history.first}
-    assert unchanged == {png: stat[0] for png, stat in history.first.items()}, "an existing spectrogram was rewritten"
+    assert unchanged == {png: stat[0] for png, stat in history.first.items()}, (
+        "an existing spectrogram was rewritten"
+    )
     logs = sorted((history.root / "results/logs/spectrograms").glob("*.log"))
     lines = [line for log in logs for line in log.read_text().splitlines() if "featurised " in line]
     assert len(lines) == len(history.added)
@@ -182,13 +228,17 @@ def test_only_the_new_files_were_featurised(history):
 def test_existing_tracks_keep_their_split(history):
     kept = set(history.manifest_first) - {history.removed}
     assert kept < set(history.manifest_second)
-    assert {t: history.manifest_second[t] for t in kept} == {t: history.manifest_first[t] for t in kept}
+    assert {t: history.manifest_second[t] for t in kept} == {
+        t: history.manifest_first[t] for t in kept
+    }
     assert set(history.manifest_second) == kept | set(history.added)
 
 
 @slow
 def test_removed_file_leaves_split_and_model(history):
-    assert history.removed in history.manifest_first and history.removed not in history.manifest_second
+    assert (
+        history.removed in history.manifest_first and history.removed not in history.manifest_second
+    )
     tracks = {r["track"] for r in read_tsv(history.root / "results/qc/tracks.tsv")}
     assert history.removed not in tracks and set(history.added) <= tracks
     # the model was trained again, on exactly the new training set
@@ -197,7 +247,11 @@ def test_removed_file_leaves_split_and_model(history):
     train_log = (history.root / "results/logs/train/seed_42.log").read_text()
     n_train = sum(split == "train" for split in history.manifest_second.values())
     assert re.search(rf"training \S+ on {n_train} tracks", train_log), train_log[-2000:]
-    predicted = {r["track"] for split in ("val", "test") for r in read_csv(history.root / f"results/predictions/{split}.csv")}
+    predicted = {
+        r["track"]
+        for split in ("val", "test")
+        for r in read_csv(history.root / f"results/predictions/{split}.csv")
+    }
     assert predicted == {t for t, s in history.manifest_second.items() if s in ("val", "test")}
 
 
@@ -207,7 +261,11 @@ def test_short_clips_are_padded_noted_trained_and_evaluated(history):
     for track in history.short:
         assert "padded" in rows[track]["notes"]
         image = read_png(history.root / rows[track]["spectrogram"])
-        assert image.shape[1] == 1 + int(SECONDS * 22050) // 512 and image[:, :10].any() and not image[:, 40:].any()
+        assert (
+            image.shape[1] == 1 + int(SECONDS * 22050) // 512
+            and image[:, :10].any()
+            and not image[:, 40:].any()
+        )
     assert history.manifest_second[history.short[0]] == "train"
     test_rows = {r["track"]: r for r in read_csv(history.root / "results/predictions/test.csv")}
     probs = [float(v) for k, v in test_rows[history.short[1]].items() if k.startswith("p_")]
@@ -218,10 +276,21 @@ def test_short_clips_are_padded_noted_trained_and_evaluated(history):
 def test_spectrogram_parameter_change_rebuilds_every_spectrogram(history):
     change = history.root / "n_mels.yaml"
     change.write_text("spectrogram: {n_mels: 64}\n")
-    proc = run_snakemake(history.root, "-n", "--cores", "2", "--configfile", str(history.root / "config.yaml"), str(change), timeout=120)
+    proc = run_snakemake(
+        history.root,
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        str(history.root / "config.yaml"),
+        str(change),
+        timeout=120,
+    )
     jobs = planned_jobs(output(proc))
     featurised = sorted(out for outs in spectrogram_jobs(jobs).values() for out in outs)
-    assert featurised == sorted(f"results/spectrograms/{t.split('.')[0]}/{t}.png" for t in history.manifest_second)
+    assert featurised == sorted(
+        f"results/spectrograms/{t.split('.')[0]}/{t}.png" for t in history.manifest_second
+    )
     assert {"split", "train", "evaluate"} <= set(jobs)
 
 
@@ -229,7 +298,16 @@ def test_spectrogram_parameter_change_rebuilds_every_spectrogram(history):
 def test_training_parameter_change_does_not_touch_spectrograms(history):
     change = history.root / "epochs.yaml"
     change.write_text("train: {epochs: 3}\n")
-    proc = run_snakemake(history.root, "-n", "--cores", "2", "--configfile", str(history.root / "config.yaml"), str(change), timeout=120)
+    proc = run_snakemake(
+        history.root,
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        str(history.root / "config.yaml"),
+        str(change),
+        timeout=120,
+    )
     jobs = planned_jobs(output(proc))
     assert spectrogram_jobs(jobs) == {}
     assert {"train", "evaluate", "summarize"} <= set(jobs) and "split" not in jobs
@@ -249,7 +327,10 @@ def test_a_replaced_clip_counts_as_stale(tmp_path, change):
     write_audio(audio, synthesize(0, 0, 1.0, 22050, 1))
     featurize_file(item, params)
     assert current_record(item, params)[0] is not None
-    assert current_record(item, SpectrogramParams(duration_s=1.0, n_mels=64)) == (None, "made with other spectrogram settings")
+    assert current_record(item, SpectrogramParams(duration_s=1.0, n_mels=64)) == (
+        None,
+        "made with other spectrogram settings",
+    )
     old = audio.stat()
     write_audio(audio, synthesize(0, 1, 1.0, 22050, 1))  # another clip, same length: same size
     assert audio.stat().st_size == old.st_size

@@ -7,7 +7,11 @@ from genreflow.pngio import read_png, read_png_text, write_png_atomic
 @pytest.mark.parametrize("shape", [(7, 11), (5, 4, 3)])
 def test_png_round_trip_with_utf8_text(tmp_path, shape):
     image = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
-    text = {"genreflow:params": "abc", "genreflow:source": "Ünïcødé – 日本.flac", "genreflow:notes": "é ok"}
+    text = {
+        "genreflow:params": "abc",
+        "genreflow:source": "Ünïcødé – 日本.flac",
+        "genreflow:notes": "é ok",
+    }
     write_png_atomic(tmp_path / "a.png", image, text)
     np.testing.assert_array_equal(read_png(tmp_path / "a.png"), image)
     assert read_png_text(tmp_path / "a.png") == text
@@ -16,7 +20,9 @@ def test_png_round_trip_with_utf8_text(tmp_path, shape):
 
 def test_text_chunks_come_before_the_pixels(tmp_path):
     """So that reading the provenance never decodes (or even reads) the image data."""
-    write_png_atomic(tmp_path / "a.png", np.zeros((64, 64), dtype=np.uint8), {"genreflow:params": "x"})
+    write_png_atomic(
+        tmp_path / "a.png", np.zeros((64, 64), dtype=np.uint8), {"genreflow:params": "x"}
+    )
     data = (tmp_path / "a.png").read_bytes()
     assert 0 < data.index(b"iTXt") < data.index(b"IDAT")
 
@@ -42,7 +48,9 @@ def test_failed_write_leaves_neither_target_nor_temporary(tmp_path, monkeypatch)
 
 def test_text_of_missing_or_broken_png_is_empty(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
-    assert read_png_text(tmp_path / "bad.png") == {} and read_png_text(tmp_path / "missing.png") == {}
+    assert (
+        read_png_text(tmp_path / "bad.png") == {} and read_png_text(tmp_path / "missing.png") == {}
+    )
 
 
 def test_a_spectrogram_that_is_not_what_its_job_wrote_is_removed_and_named(tmp_path):
@@ -56,7 +64,10 @@ def test_a_spectrogram_that_is_not_what_its_job_wrote_is_removed_and_named(tmp_p
     np.testing.assert_array_equal(read_png(tmp_path / "ok.png", sha), image)
     # same size, other bytes (a foreign PNG, or bits flipped in place)
     write_png_atomic(tmp_path / "foreign.png", image[::-1].copy())
-    with pytest.raises(DamagedSpectrogram, match=r"foreign\.png is damaged \(its sha256 is not the one .*\); removed"):
+    with pytest.raises(
+        DamagedSpectrogram,
+        match=r"foreign\.png is damaged \(its sha256 is not the one .*\); removed",
+    ):
         read_png(tmp_path / "foreign.png", sha)
     assert not (tmp_path / "foreign.png").exists(), "removed, so that the next run makes it again"
     data = (tmp_path / "ok.png").read_bytes()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, run_snakemake, tone, write_audio
+
 from genreflow.blocks import is_declarable, safe_id, write_index
 from genreflow.predict import (
     classify_block,
@@ -25,7 +25,18 @@ from genreflow.predict import (
 from genreflow.recipe import TrainSettings
 
 TINY = str(REPO / "config/presets/tiny.yaml")
-GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+GENRES = [
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
+]
 ODD_NAMES = [
     "song one.wav",
     "sub/dir/Ünïcødé – 日本.flac",
@@ -37,17 +48,35 @@ ODD_NAMES = [
 
 def predict_args(folder: Path, name: str = "new_audio") -> list[str]:
     # the target goes first: --configfile and --config take every word after them
-    return ["predict", "--cores", "2", "--configfile", TINY, "--config", f"predict={{audio_dir: '{folder}', name: {name}}}"]
+    return [
+        "predict",
+        "--cores",
+        "2",
+        "--configfile",
+        TINY,
+        "--config",
+        f"predict={{audio_dir: '{folder}', name: {name}}}",
+    ]
 
 
 # --- library: names, discovery, planning -----------------------------------------------------
 
 
 def test_safe_ids_are_unique_stable_and_plain():
-    names = ODD_NAMES + ["a b.wav", "a_b.wav", "A B.wav", "日本.mp3", "本日.mp3", "x" * 300 + ".wav", "....wav"]
+    names = ODD_NAMES + [
+        "a b.wav",
+        "a_b.wav",
+        "A B.wav",
+        "日本.mp3",
+        "本日.mp3",
+        "x" * 300 + ".wav",
+        "....wav",
+    ]
     ids = [safe_id(n) for n in names]
     assert len(set(ids)) == len(ids)
-    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{10}", i) and len(i) <= 60 for i in ids), ids
+    assert all(
+        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{10}", i) and len(i) <= 60 for i in ids
+    ), ids
     assert ids == [safe_id(n) for n in names]
     assert safe_id("song one.wav").startswith("song_one.wav-")
 
@@ -59,7 +88,14 @@ def test_braced_names_are_kept_away_from_snakemake_patterns():
 
 
 def test_discover_walks_subfolders_and_reports_hidden_files(tmp_path):
-    for rel in ["b.wav", "a/c.wav", ".DS_Store", "._b.wav", ".git/objects/x.wav", "a/.hidden/d.wav"]:
+    for rel in [
+        "b.wav",
+        "a/c.wav",
+        ".DS_Store",
+        "._b.wav",
+        ".git/objects/x.wav",
+        "a/.hidden/d.wav",
+    ]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     os.symlink(tmp_path / "gone.wav", tmp_path / "dangling.wav")
@@ -80,14 +116,21 @@ def test_names_that_are_not_utf8_are_reported_not_crashed_on(tmp_path):
         fh.write(b"x")
     files, skipped = discover(str(tmp_path))
     assert files == []
-    assert [(s.relpath, s.reason) for s in skipped] == [("caf\\xe9.wav", "file name is not valid UTF-8 (rename the file)")]
+    assert [(s.relpath, s.reason) for s in skipped] == [
+        ("caf\\xe9.wav", "file name is not valid UTF-8 (rename the file)")
+    ]
 
 
 def test_plan_makes_every_audio_file_a_member_and_names_what_is_not_audio(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "music"
     for i, rel in enumerate(["one.wav", "two.wav", "sub/three.flac"]):
-        write_audio(folder / rel, tone(1.0, rate=8000, freq=300 + 100 * i), rate=8000, fmt="FLAC" if rel.endswith("flac") else None)
+        write_audio(
+            folder / rel,
+            tone(1.0, rate=8000, freq=300 + 100 * i),
+            rate=8000,
+            fmt="FLAC" if rel.endswith("flac") else None,
+        )
     (folder / "readme.txt").write_text("not audio")
     (folder / "empty.wav").write_bytes(b"")
     (folder / "noise.wav").write_bytes(np.random.default_rng(0).bytes(3000))
@@ -96,13 +139,20 @@ def test_plan_makes_every_audio_file_a_member_and_names_what_is_not_audio(tmp_pa
     members = {item.name: item for b in plan.blocks.values() for item in b.members}
     assert set(members) == {"one.wav", "two.wav", "sub/three.flac"}
     assert all(m.png == f"results/predict/mine/spectrograms/{m.key}.png" for m in members.values())
-    assert all(name.startswith("h") and len(name) == 3 for name in plan.blocks), "hash blocks: no track numbers here"
+    assert all(name.startswith("h") and len(name) == 3 for name in plan.blocks), (
+        "hash blocks: no track numbers here"
+    )
     reasons = {r.relpath: r.reason for r in plan.rejected}
-    assert reasons["empty.wav"] == "empty file (0 bytes)" and reasons["readme.txt"] == "not audio: text file"
+    assert (
+        reasons["empty.wav"] == "empty file (0 bytes)"
+        and reasons["readme.txt"] == "not audio: text file"
+    )
     assert reasons["noise.wav"].startswith("not a readable audio file")  # libsndfile's header check
     # the same files, the same blocks: a cluster job re-parsing the workflow finds the same rules
     again = make_predict_plan(str(folder), "mine", hash_blocks=4)
-    assert {n: [m.key for m in b.members] for n, b in again.blocks.items()} == {n: [m.key for m in b.members] for n, b in plan.blocks.items()}
+    assert {n: [m.key for m in b.members] for n, b in again.blocks.items()} == {
+        n: [m.key for m in b.members] for n, b in plan.blocks.items()
+    }
 
 
 def test_a_rejection_recorded_by_a_job_holds_until_the_file_changes(tmp_path, monkeypatch):
@@ -113,25 +163,51 @@ def test_a_rejection_recorded_by_a_job_holds_until_the_file_changes(tmp_path, mo
     plan = make_predict_plan(str(tmp_path / "music"), "x", 4)
     (block,) = plan.blocks.values()
     (item,) = block.members
-    record = {**item.__dict__, "status": "rejected", "reason": "cannot decode audio (truncated)", "audio_stamp": audio_stamp(audio)}
+    record = {
+        **item.__dict__,
+        "status": "rejected",
+        "reason": "cannot decode audio (truncated)",
+        "audio_stamp": audio_stamp(audio),
+    }
     write_index(block.index, [record])
     plan = make_predict_plan(str(tmp_path / "music"), "x", 4)
-    assert [(r.relpath, r.reason) for r in plan.rejected] == [("broken.wav", "cannot decode audio (truncated)")]
-    os.utime(audio, ns=(audio.stat().st_atime_ns, audio.stat().st_mtime_ns + 5 * 10**9))  # replaced (or touched)
-    assert [m.name for b in make_predict_plan(str(tmp_path / "music"), "x", 4).blocks.values() for m in b.members] == ["broken.wav"]
+    assert [(r.relpath, r.reason) for r in plan.rejected] == [
+        ("broken.wav", "cannot decode audio (truncated)")
+    ]
+    os.utime(
+        audio, ns=(audio.stat().st_atime_ns, audio.stat().st_mtime_ns + 5 * 10**9)
+    )  # replaced (or touched)
+    assert [
+        m.name
+        for b in make_predict_plan(str(tmp_path / "music"), "x", 4).blocks.values()
+        for m in b.members
+    ] == ["broken.wav"]
 
 
 def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
-    from genreflow.tables import write_table
     import pandas as pd
 
+    from genreflow.tables import write_table
+
     names = ['a, "b".wav', "line\nbreak.wav", "日本.mp3"]
-    table = pd.DataFrame({"key": ["k0", "k1", "k2"], "file": names, "p_blues": ["0.2"] * 3, "p_rock": ["0.8", "0.7", "0.6"], "p_pop": ["0.0", "0.1", "0.2"]})
+    table = pd.DataFrame(
+        {
+            "key": ["k0", "k1", "k2"],
+            "file": names,
+            "p_blues": ["0.2"] * 3,
+            "p_rock": ["0.8", "0.7", "0.6"],
+            "p_pop": ["0.0", "0.1", "0.2"],
+        }
+    )
     write_table(tmp_path / "block.tsv", table)
-    csv_table = predictions_table([str(tmp_path / "block.tsv")], ["k2", "k0", "k1"], ["blues", "rock", "pop"])
+    csv_table = predictions_table(
+        [str(tmp_path / "block.tsv")], ["k2", "k0", "k1"], ["blues", "rock", "pop"]
+    )
     write_predictions_csv(tmp_path / "p.csv", csv_table)
     back = read_predictions_csv(tmp_path / "p.csv")
-    assert [r["file"] for r in back] == [names[2], names[0], names[1]], "folder order, whatever the block"
+    assert [r["file"] for r in back] == [names[2], names[0], names[1]], (
+        "folder order, whatever the block"
+    )
     assert [r["top_genre"] for r in back] == ["rock", "rock", "rock"]
     assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop"]
 
@@ -149,19 +225,38 @@ def test_classification_reuses_rows_of_the_same_spectrogram_and_model(tmp_path, 
     monkeypatch.setattr(predict, "_window_probabilities", fake)
     model, index, table = tmp_path / "model.keras", tmp_path / "index.tsv", tmp_path / "probs.tsv"
     model.write_bytes(b"model one")
-    rows = [{"key": f"k{i}", "name": f"f{i}.wav", "png": f"p{i}.png", "status": "ok", "png_sha256": f"sha{i}"} for i in range(3)]
+    rows = [
+        {
+            "key": f"k{i}",
+            "name": f"f{i}.wav",
+            "png": f"p{i}.png",
+            "status": "ok",
+            "png_sha256": f"sha{i}",
+        }
+        for i in range(3)
+    ]
     write_index(index, rows)
     args = (str(model), str(index), str(table), ["a", "b"], TrainSettings(), None)
     assert classify_block(*args, forced=lambda p: False) == 3
     assert classify_block(*args, forced=lambda p: False) == 0
-    write_index(index, rows + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}])
+    write_index(
+        index,
+        rows
+        + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}],
+    )
     assert classify_block(*args, forced=lambda p: False) == 1 and calls[-1] == ["p3.png"]
     rows[0]["png_sha256"] = "changed"
-    write_index(index, rows + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}])
+    write_index(
+        index,
+        rows
+        + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}],
+    )
     assert classify_block(*args, forced=lambda p: False) == 1 and calls[-1] == ["p0.png"]
     model.write_bytes(b"model two")
     assert classify_block(*args, forced=lambda p: False) == 4
-    assert classify_block(*args, forced=lambda p: p == str(table)) == 4, "a forced job classifies everything"
+    assert classify_block(*args, forced=lambda p: p == str(table)) == 4, (
+        "a forced job classifies everything"
+    )
 
 
 # --- the workflow, on top of the tiny demo run -----------------------------------------------
@@ -190,7 +285,9 @@ def fill_folder(folder: Path, sources: list[Path]) -> dict[str, Path]:
             write_audio(folder / "track.mp3", data, rate=rate, fmt="MP3", subtype="MPEG_LAYER_III")
             made["track.mp3"] = sources[0]
         except (soundfile.LibsndfileError, RuntimeError, TypeError):
-            (folder / "track.mp3").unlink(missing_ok=True)  # libsndfile built without an MP3 encoder
+            (folder / "track.mp3").unlink(
+                missing_ok=True
+            )  # libsndfile built without an MP3 encoder
     # a header libsndfile accepts, frames it cannot decode: found only by the featurisation job
     flac = bytearray((folder / "sub/dir/Ünïcødé – 日本.flac").read_bytes())
     flac[300::7] = bytes(b ^ 0x5A for b in flac[300::7])
@@ -207,7 +304,10 @@ def predicted(tiny_demo_run, tmp_path_factory):
     made = fill_folder(folder, sources_from_test_split(tiny_demo_run))
     # the undecodable file fails its featurisation job once, is recorded, and is skipped after
     failed = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600, check=False)
-    assert failed.returncode != 0 and "1 audio file(s) could not be read" in failed.stdout + failed.stderr
+    assert (
+        failed.returncode != 0
+        and "1 audio file(s) could not be read" in failed.stdout + failed.stderr
+    )
     proc = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600)
     return tiny_demo_run, folder, made, proc
 
@@ -216,18 +316,26 @@ def test_predict_classifies_every_audio_file_whatever_its_name(predicted):
     workdir, folder, made, _ = predicted
     rows = read_predictions_csv(workdir / "results/predict/new_audio.csv")
     # original relative paths, in folder order (what discover() walks)
-    assert [r["file"] for r in rows] == [f.relpath for f in discover(str(folder))[0] if f.relpath in made]
+    assert [r["file"] for r in rows] == [
+        f.relpath for f in discover(str(folder))[0] if f.relpath in made
+    ]
     assert sorted(r["file"] for r in rows) == sorted(made)
     for row in rows:
         probs = np.array([float(row[f"p_{g}"]) for g in GENRES])
         assert abs(probs.sum() - 1) < 1e-4 and probs.min() >= 0
         assert row["top_genre"] == GENRES[int(probs.argmax())]
-    assert not (workdir / "pwned").exists() and not Path("pwned").exists() and not (folder / "pwned").exists()
+    assert (
+        not (workdir / "pwned").exists()
+        and not Path("pwned").exists()
+        and not (folder / "pwned").exists()
+    )
 
 
 def test_predict_reports_what_it_skipped_and_why(predicted):
     workdir, *_ = predicted
-    with open(workdir / "results/predict/new_audio.rejected.tsv", newline="", encoding="utf-8") as fh:
+    with open(
+        workdir / "results/predict/new_audio.rejected.tsv", newline="", encoding="utf-8"
+    ) as fh:
         rejected = {r["file"]: r["reason"] for r in csv.DictReader(fh, delimiter="\t")}
     assert rejected[".hidden.wav"] == "hidden file"
     assert rejected["empty.wav"] == "empty file (0 bytes)"
@@ -258,7 +366,13 @@ def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
     dry = run_snakemake(workdir, *predict_args(folder), "--dry-run", timeout=300)
     planned = re.findall(r"^\s*(?:local)?rule (\S+):", dry.stdout + dry.stderr, flags=re.M)
     block = re.search(r"predict_spectrograms_(h\d\d)", " ".join(planned))[1]
-    expected = ["predict", f"predict_classify_{block}", "predict_csv", f"predict_spectrograms_{block}", f"predict_spectrograms_{block}_audio"]
+    expected = [
+        "predict",
+        f"predict_classify_{block}",
+        "predict_csv",
+        f"predict_spectrograms_{block}",
+        f"predict_spectrograms_{block}_audio",
+    ]
     assert sorted(planned) == sorted(expected), planned
 
     run_snakemake(workdir, *predict_args(folder), timeout=600)
@@ -269,7 +383,9 @@ def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
     rows = {r["file"]: r for r in read_predictions_csv(workdir / "results/predict/new_audio.csv")}
     assert set(rows) == set(made) | {"sub/new song.wav"}
     # same audio, same model: the same probabilities as the file it was copied from
-    assert [rows["sub/new song.wav"][f"p_{g}"] for g in GENRES] == [rows["song one.wav"][f"p_{g}"] for g in GENRES]
+    assert [rows["sub/new song.wav"][f"p_{g}"] for g in GENRES] == [
+        rows["song one.wav"][f"p_{g}"] for g in GENRES
+    ]
 
     again = run_snakemake(workdir, *predict_args(folder), timeout=300)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -278,11 +394,25 @@ def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
 def test_end_of_run_prints_the_accuracy_and_the_predictions(predicted):
     *_, proc = predicted
     out = proc.stdout + proc.stderr
-    assert re.search(r"^genreflow: default recipe, (test|val) split, track accuracy \d+\.\d%", out, flags=re.M), out[-3000:]
-    assert re.search(r"^genreflow: \d+ file\(s\) classified into results/predict/new_audio\.csv", out, flags=re.M)
+    assert re.search(
+        r"^genreflow: default recipe, (test|val) split, track accuracy \d+\.\d%", out, flags=re.M
+    ), out[-3000:]
+    assert re.search(
+        r"^genreflow: \d+ file\(s\) classified into results/predict/new_audio\.csv", out, flags=re.M
+    )
 
 
 def test_predict_without_a_folder_says_what_to_set(tiny_demo_run):
-    proc = run_snakemake(tiny_demo_run, "predict", "--cores", "1", "--dry-run", "--configfile", TINY, check=False, timeout=300)
+    proc = run_snakemake(
+        tiny_demo_run,
+        "predict",
+        "--cores",
+        "1",
+        "--dry-run",
+        "--configfile",
+        TINY,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert "predict.audio_dir is not set" in proc.stdout + proc.stderr

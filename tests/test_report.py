@@ -35,13 +35,22 @@ RESULTS = {  # report entry -> a phrase of its caption
     "results/qc/rejected.tsv": "Quality control: audio files that were not used",
 }
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--hide-scrollbars", "--virtual-time-budget=20000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--virtual-time-budget=20000",
 ]
 
 # Runs in the report page: waits for the app, then walks through the views a person would click.
 WAIT_FOR = "function waitFor(ready, then) { if (ready()) { then(); } else { setTimeout(function () { waitFor(ready, then); }, 50); } }"
-PROBE_JS = WAIT_FOR + """
+PROBE_JS = (
+    WAIT_FOR
+    + """
 waitFor(function () { return typeof app !== "undefined" && app.state; }, function () {
   const paths = Object.values(categories).flatMap(function (c) { return Object.values(c).flat(); });
   const seen = {};
@@ -67,7 +76,10 @@ waitFor(function () { return typeof app !== "undefined" && app.state; }, functio
   show(0);
 });
 """
-SCREENSHOT_JS = WAIT_FOR + """
+)
+SCREENSHOT_JS = (
+    WAIT_FOR
+    + """
 const image = "results/metrics/confusion_matrix.png";
 waitFor(function () { return typeof app !== "undefined" && app.state; }, function () {
   app.showCategory("2. Metrics");
@@ -79,12 +91,15 @@ waitFor(function () { return typeof app !== "undefined" && app.state; }, functio
   });
 });
 """
+)
 
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        message = "headless Chromium is needed for the report test (Debian: apt-get install chromium)"
+        message = (
+            "headless Chromium is needed for the report test (Debian: apt-get install chromium)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -102,7 +117,13 @@ def with_script(report: Path, script: str, out: Path) -> Path:
 
 
 def run_chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()]
+    cmd = [
+        chromium(),
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        *args,
+        page.resolve().as_uri(),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -124,7 +145,9 @@ def screenshot(report: Path, png: Path, workdir: Path) -> None:
     page = with_script(report, SCREENSHOT_JS, workdir / "screenshot.html")
     # headless Chromium's viewport is shorter than its window: take a tall shot, keep the top
     raw = workdir / "screenshot-raw.png"
-    proc = run_chromium(page, workdir / "profile-shot", "--window-size=1280,943", f"--screenshot={raw}")
+    proc = run_chromium(
+        page, workdir / "profile-shot", "--window-size=1280,943", f"--screenshot={raw}"
+    )
     assert proc.returncode == 0 and raw.exists(), proc.stderr[-3000:]
     Image.open(raw).crop((0, 0, 1280, 800)).save(png, optimize=True)
 
@@ -154,7 +177,13 @@ def test_landing_page_renders_categories_and_description(report, tmp_path):
     for category in CATEGORIES:  # drawn by the report's JavaScript: proof that it ran
         assert category in text
     assert "genreflow turned the audio in results/demo/audio into log-mel spectrograms" in text
-    for name in ["confusion_matrix.png", "per_class.tsv", "training_curves.png", "summary.tsv", "rejected.tsv"]:
+    for name in [
+        "confusion_matrix.png",
+        "per_class.tsv",
+        "training_curves.png",
+        "summary.tsv",
+        "rejected.tsv",
+    ]:
         assert name in text, name
 
 
@@ -170,8 +199,10 @@ def rendered_rows(view: str) -> list[list[str]]:
     """Body rows of the (only) table in a caption, as cell texts."""
     body = re.search(r"<tbody[^>]*>(.*?)</tbody>", view, flags=re.S)
     assert body, "no table in the caption"
-    return [[visible_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), flags=re.S)]
+    return [
+        [visible_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), flags=re.S)
+    ]
 
 
 def tsv_rows(path: Path) -> list[list[str]]:
@@ -195,7 +226,10 @@ def test_qc_caption_says_nothing_was_rejected_when_nothing_was(probe, tiny_demo_
 
 
 def test_confusion_matrix_is_shown_as_an_image(probe):
-    assert re.match(r'<img src="data:image/png;[^"]*filename=confusion_matrix\.png;base64,iVBORw0KGgo', probe["@content"]), probe["@content"][:80]
+    assert re.match(
+        r'<img src="data:image/png;[^"]*filename=confusion_matrix\.png;base64,iVBORw0KGgo',
+        probe["@content"],
+    ), probe["@content"][:80]
 
 
 def test_screenshot_of_the_metrics_view(report, tmp_path):
@@ -234,7 +268,9 @@ def test_train_log_has_one_line_per_epoch_with_the_history_numbers(tiny_demo_run
 def test_snakemake_progress_is_logged(tiny_demo_run):
     logs = sorted((tiny_demo_run / ".snakemake" / "log").glob("*.snakemake.log"))
     first_run = logs[0].read_text()
-    steps = [int(m) for m in re.findall(r"^(\d+) of \d+ steps \(\d+%\) done", first_run, flags=re.M)]
+    steps = [
+        int(m) for m in re.findall(r"^(\d+) of \d+ steps \(\d+%\) done", first_run, flags=re.M)
+    ]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > 5
     assert re.search(r"^\d+ of \d+ steps \(100%\) done", first_run, flags=re.M)
 
@@ -247,16 +283,25 @@ def render_caption(name: str, **snakemake) -> str:
     from jinja2 import Environment
 
     env = Environment(trim_blocks=True, lstrip_blocks=True)  # as snakemake.report does
-    text = env.from_string((CAPTIONS / name).read_text()).render(snakemake=SimpleNamespace(**snakemake))
+    text = env.from_string((CAPTIONS / name).read_text()).render(
+        snakemake=SimpleNamespace(**snakemake)
+    )
     return publish_parts(text, writer="html")["body"]
 
 
 def test_rejected_caption_lists_rejected_and_counts_ignored_files(tmp_path):
     tsv = tmp_path / "rejected.tsv"
-    tsv.write_text("path\tgenre\ttrack_id\treason\naudio/jazz/jazz.00054.wav\tjazz\tjazz.00054\tlisted in known_bad_tracks\n")
+    tsv.write_text(
+        "path\tgenre\ttrack_id\treason\naudio/jazz/jazz.00054.wav\tjazz\tjazz.00054\tlisted in known_bad_tracks\n"
+    )
     rejected = [{"path": "audio/jazz/jazz.00054.wav", "reason": "listed in known_bad_tracks"}]
     ignored = [{"path": "audio/blues/.DS_Store"}, {"path": "audio/blues/blues.mf"}]
-    out = render_caption("rejected.rst", params=SimpleNamespace(rejected=rejected, ignored=ignored), output=SimpleNamespace(rejected=str(tsv)), config={})
+    out = render_caption(
+        "rejected.rst",
+        params=SimpleNamespace(rejected=rejected, ignored=ignored),
+        output=SimpleNamespace(rejected=str(tsv)),
+        config={},
+    )
     assert "1 rejected audio file(s)" in out and "jazz.00054" in out and "<table" in out
     assert "2 other file(s)" in visible_text(out)
     assert "No audio file was rejected" not in out and "system-message" not in out
@@ -269,7 +314,12 @@ def test_every_caption_renders_without_docutils_errors(tmp_path):
     fake = dict(
         params=SimpleNamespace(recipe="default", seeds=[1, 2], rejected=[], ignored=[]),
         output=SimpleNamespace(per_class=str(table), summary=str(table), rejected=str(table)),
-        config={"audio_dir": "a", "split": {"method": "hash", "seed": 1}, "train": {"recipe": "default", "seeds": [1], "patience": 3}, "spectrogram": {"kind": "logmel"}},
+        config={
+            "audio_dir": "a",
+            "split": {"method": "hash", "seed": 1},
+            "train": {"recipe": "default", "seeds": [1], "patience": 3},
+            "spectrogram": {"kind": "logmel"},
+        },
     )
     for caption in sorted(CAPTIONS.glob("*.rst")):
         if caption.name == "workflow.rst":

@@ -184,10 +184,14 @@ def toy_run(tmp_path_factory) -> Run:
     return _snakemake(  # fmt: skip
         workdir,
         [
-            "--profile", str(PROFILE),
-            "--workflow-profile", "none",
+            "--profile",
+            str(PROFILE),
+            "--workflow-profile",
+            "none",
             "--verbose",
-            "--config", "nbatch=2", "nfiles=3",
+            "--config",
+            "nbatch=2",
+            "nfiles=3",
         ],
     )
 
@@ -225,12 +229,17 @@ def demo_run(tmp_path_factory) -> Run:
     return _snakemake(  # fmt: skip
         workdir,
         [
-            "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir),
-            "--profile", str(PROFILE),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--profile",
+            str(PROFILE),
             # else profiles/default (workstation settings) overrides ours
-            "--workflow-profile", "none",
-            "--configfile", str(REPO / DEMO_CONFIG),
+            "--workflow-profile",
+            "none",
+            "--configfile",
+            str(REPO / DEMO_CONFIG),
             "--verbose",
         ],
         timeout=DEMO_TIMEOUT,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA, requires_shared_data, tone
+
 from genreflow.spectrogram import blog_specgram_image, log_mel, to_grayscale
 
 

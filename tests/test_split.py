@@ -2,11 +2,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import GENRES, SHARED_DATA, requires_shared_data
 
-from conftest import GENRES, requires_shared_data, SHARED_DATA
 from genreflow.split import (
-    Entry, SplitError, assign, build_tree, check_assignment, split_by_hash, split_by_lists,
-    split_stratified, write_manifest, write_summary,
+    Entry,
+    SplitError,
+    assign,
+    build_tree,
+    check_assignment,
+    split_by_hash,
+    split_by_lists,
+    split_stratified,
+    write_manifest,
+    write_summary,
 )
 from genreflow.tables import read_manifest
 
@@ -14,7 +22,11 @@ RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
 def entries(per_genre: int, genres=GENRES, start: int = 0) -> list[Entry]:
-    return [Entry(f"{g}.{i:05d}", g, f"spec/{g}/{g}.{i:05d}.png") for g in genres for i in range(start, start + per_genre)]
+    return [
+        Entry(f"{g}.{i:05d}", g, f"spec/{g}/{g}.{i:05d}.png")
+        for g in genres
+        for i in range(start, start + per_genre)
+    ]
 
 
 def test_hash_split_keeps_every_existing_track_when_tracks_are_added():
@@ -57,7 +69,9 @@ def test_stratified_split_reproduces_split_folders(tmp_path):
 def test_split_lists_keep_published_assignment_and_name_the_rest(tmp_path):
     (tmp_path / "train.txt").write_text("blues/blues.00000.wav\nblues/blues.00001.wav\n")
     (tmp_path / "val.txt").write_text("blues/blues.00002.wav\n")
-    assignment, unlisted = split_by_lists(entries(4, genres=["blues"]), {"train": tmp_path / "train.txt", "val": tmp_path / "val.txt"})
+    assignment, unlisted = split_by_lists(
+        entries(4, genres=["blues"]), {"train": tmp_path / "train.txt", "val": tmp_path / "val.txt"}
+    )
     assert assignment == {"blues.00000": "train", "blues.00001": "train", "blues.00002": "val"}
     assert unlisted == ["blues.00003"]
 
@@ -67,7 +81,10 @@ def test_shipped_fault_filtered_lists_equal_the_published_ones():
     repo_lists = Path(__file__).resolve().parents[1] / "config" / "splits"
     for name in ("train_filtered.txt", "valid_filtered.txt", "test_filtered.txt"):
         assert (repo_lists / name).read_text() == (SHARED_DATA / "splits" / name).read_text()
-    counts = [len((repo_lists / n).read_text().split()) for n in ("train_filtered.txt", "valid_filtered.txt", "test_filtered.txt")]
+    counts = [
+        len((repo_lists / n).read_text().split())
+        for n in ("train_filtered.txt", "valid_filtered.txt", "test_filtered.txt")
+    ]
     assert counts == [443, 197, 290]
 
 
@@ -81,7 +98,11 @@ def test_check_assignment_rejects_a_genre_without_training_tracks():
 def test_assign_dispatches_and_warns_about_unlisted_tracks(tmp_path):
     (tmp_path / "t.txt").write_text("blues/blues.00000.wav\njazz/jazz.00000.wav\n")
     (tmp_path / "v.txt").write_text("blues/blues.00001.wav\njazz/jazz.00001.wav\n")
-    config = {"method": "fault_filtered", "seed": 0, "lists": {"train": tmp_path / "t.txt", "val": tmp_path / "v.txt"}}
+    config = {
+        "method": "fault_filtered",
+        "seed": 0,
+        "lists": {"train": tmp_path / "t.txt", "val": tmp_path / "v.txt"},
+    }
     assignment, warnings = assign(entries(3, genres=["blues", "jazz"]), config, ["blues", "jazz"])
     assert len(assignment) == 4 and any("blues.00002" in w for w in warnings)
 
@@ -114,5 +135,10 @@ def test_relative_lists_fall_back_to_the_workflow_folder(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.txt").write_text("")
-    resolved = resolve_lists({"train": "config/splits/train_filtered.txt", "val": "mine.txt"}, "/repo")
-    assert resolved == {"train": Path("/repo/config/splits/train_filtered.txt"), "val": Path("mine.txt")}
+    resolved = resolve_lists(
+        {"train": "config/splits/train_filtered.txt", "val": "mine.txt"}, "/repo"
+    )
+    assert resolved == {
+        "train": Path("/repo/config/splits/train_filtered.txt"),
+        "val": Path("mine.txt"),
+    }

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import REPO
+from tiny_training import CI_BACKENDS, GENRES, SPEC, TINY, tiny_dataset
+
 from genreflow.pngio import write_png_atomic
 from genreflow.recipe import TrainSettings
-from tiny_training import CI_BACKENDS, GENRES, SPEC, TINY, tiny_dataset
 
 keras = pytest.importorskip("keras")
 
@@ -41,10 +41,25 @@ def test_each_split_draws_windows_only_from_its_own_tracks(tmp_path):
     for k in range(12):
         path = tmp_path / f"t{k}.png"
         write_png_atomic(path, np.full((16, 120), 10 + 5 * k, dtype=np.uint8))
-        rows.append({"track": f"t{k}", "genre": GENRES[k % 3], "split": ("train", "train", "val", "test")[k % 4], "spectrogram": str(path)})
+        rows.append(
+            {
+                "track": f"t{k}",
+                "genre": GENRES[k % 3],
+                "split": ("train", "train", "val", "test")[k % 4],
+                "spectrogram": str(path),
+            }
+        )
     assert len({r["track"] for r in rows}) == len(rows), "a track is in exactly one split"
     level = {r["track"]: 10 + 5 * k for k, r in enumerate(rows)}
-    settings = TrainSettings(window_s=1.0, batch_size=4, windows_per_track=3, min_steps_per_epoch=1, freq_masks=0, time_masks=0, mixup_alpha=0)
+    settings = TrainSettings(
+        window_s=1.0,
+        batch_size=4,
+        windows_per_track=3,
+        min_steps_per_epoch=1,
+        freq_masks=0,
+        time_masks=0,
+        mixup_alpha=0,
+    )
     train, val, steps, input_shape = training.default_datasets(rows, GENRES, settings, SPEC, seed=1)
     assert input_shape == (16, 43, 1)
     train_batches = [train[i] for i in range(len(train))]
@@ -55,11 +70,17 @@ def test_each_split_draws_windows_only_from_its_own_tracks(tmp_path):
             assert windows.shape[1:] == input_shape and windows.dtype == np.float32
             for window, label in zip(windows, labels):
                 values = np.unique(window)
-                assert len(values) == 1 and int(values[0]) in allowed, f"{split} window from another split"
+                assert len(values) == 1 and int(values[0]) in allowed, (
+                    f"{split} window from another split"
+                )
                 assert label.argmax() == allowed[int(values[0])]
                 n += 1
         n_tracks = len(allowed)
-        assert n == (3 * n_tracks if split == "train" else n_tracks * len(training.data.window_starts(120, 43, 43)))
+        assert n == (
+            3 * n_tracks
+            if split == "train"
+            else n_tracks * len(training.data.window_starts(120, 43, 43))
+        )
     assert steps == len(train) == -(-6 * 3 // 4)
 
 
@@ -76,13 +97,28 @@ def test_small_training_sets_draw_more_windows_per_track():
 def fit_once(rows, root: Path, seed: int, settings: TrainSettings = TINY):
     configure(seed, 2, "off", "off", True)
     keras.backend.clear_session()
-    model = training.fit(rows, GENRES, settings, SPEC, seed, {}, root / "backup", root / "model.keras", root / "history.csv", verbose=0)
-    scores, probs = evaluate_split(model, [r for r in rows if r["split"] == "test"], GENRES, settings, SPEC)
+    model = training.fit(
+        rows,
+        GENRES,
+        settings,
+        SPEC,
+        seed,
+        {},
+        root / "backup",
+        root / "model.keras",
+        root / "history.csv",
+        verbose=0,
+    )
+    scores, probs = evaluate_split(
+        model, [r for r in rows if r["split"] == "test"], GENRES, settings, SPEC
+    )
     return model.get_weights(), scores, (root / "history.csv").read_text()
 
 
 def test_default_model_trains_and_beats_chance(rows, tmp_path):
-    settings = TrainSettings(**{**{f.name: getattr(TINY, f.name) for f in fields(TINY)}, "epochs": 12})
+    settings = TrainSettings(
+        **{**{f.name: getattr(TINY, f.name) for f in fields(TINY)}, "epochs": 12}
+    )
     _, scores, history = fit_once(rows, tmp_path, seed=3, settings=settings)
     losses = [float(r["loss"]) for r in csv.DictReader(history.splitlines())]
     assert losses[-1] < losses[0]
@@ -99,14 +135,38 @@ def test_weight_averaging_gives_the_saved_model_the_averaged_weights(rows, tmp_p
 
     moved = {}
     for ema in (0.0, 0.999999):
-        settings = TrainSettings(**{**{f.name: getattr(TINY, f.name) for f in fields(TINY)}, "epochs": 5, "ema_momentum": ema})
+        settings = TrainSettings(
+            **{
+                **{f.name: getattr(TINY, f.name) for f in fields(TINY)},
+                "epochs": 5,
+                "ema_momentum": ema,
+            }
+        )
         configure(3, 2, "off", "off", True)
         keras.backend.clear_session()
         start, root = Start(), tmp_path / str(ema)
-        model = training.fit(rows, GENRES, settings, SPEC, 3, {}, root / "backup", root / "model.keras", root / "history.csv", verbose=0, extra_callbacks=[start])
+        model = training.fit(
+            rows,
+            GENRES,
+            settings,
+            SPEC,
+            3,
+            {},
+            root / "backup",
+            root / "model.keras",
+            root / "history.csv",
+            verbose=0,
+            extra_callbacks=[start],
+        )
         saved = keras.models.load_model(root / "model.keras")
-        assert all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)) for a, b in zip(saved.trainable_variables, model.trainable_variables))
-        moved[ema] = max(float(np.abs(keras.ops.convert_to_numpy(v) - w).max()) for v, w in zip(saved.trainable_variables, start.weights))
+        assert all(
+            np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+            for a, b in zip(saved.trainable_variables, model.trainable_variables)
+        )
+        moved[ema] = max(
+            float(np.abs(keras.ops.convert_to_numpy(v) - w).max())
+            for v, w in zip(saved.trainable_variables, start.weights)
+        )
     assert moved[0.999999] < 0.1 * moved[0.0], moved
 
 
@@ -150,11 +210,19 @@ def test_interrupted_training_resumes_at_the_next_epoch(rows, tmp_path, backend)
     (tmp_path / "rows.json").write_text(json.dumps(rows))
     (tmp_path / "settings.json").write_text(json.dumps(settings))
     driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER.format(workflow=str(REPO / "workflow"), genres=GENRES, backend=backend))
+    driver.write_text(
+        DRIVER.format(workflow=str(REPO / "workflow"), genres=GENRES, backend=backend)
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OPENBLAS_NUM_THREADS": "1"}
 
     def run(crash_after: int) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(driver), str(crash_after), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+        return subprocess.run(
+            [sys.executable, str(driver), str(crash_after), str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
 
     first = run(crash_after=2)
     assert first.returncode == 3, first.stderr[-3000:]
@@ -165,11 +233,16 @@ def test_interrupted_training_resumes_at_the_next_epoch(rows, tmp_path, backend)
 
     second = run(crash_after=0)
     assert second.returncode == 0, second.stderr[-3000:]
-    begun = [tuple(map(int, line.split())) for line in (tmp_path / "epochs_begun.txt").read_text().splitlines()]
+    begun = [
+        tuple(map(int, line.split()))
+        for line in (tmp_path / "epochs_begun.txt").read_text().splitlines()
+    ]
     steps = begun[1][1]  # optimizer steps per epoch, from the first run
     assert steps > 0
     assert [e for e, _ in begun] == [0, 1, 2, 3, 4], "the second run starts at epoch 3 (index 2)"
-    assert begun[2] == (2, 2 * steps), "weights and optimizer state (hence the learning-rate schedule) are restored"
+    assert begun[2] == (2, 2 * steps), (
+        "weights and optimizer state (hence the learning-rate schedule) are restored"
+    )
     with open(tmp_path / "history.csv", newline="") as fh:
         assert [int(r["epoch"]) for r in csv.DictReader(fh)] == [0, 1, 2, 3, 4]
     assert keras.models.load_model(tmp_path / "model.keras").output_shape == (None, len(GENRES))
@@ -229,14 +302,20 @@ def test_best_so_far_reads_the_history_from_the_selection_start(tmp_path):
 
 def test_config_schema_and_code_defaults_agree():
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())["train"]
-    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]["train"]["properties"]
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]["train"][
+        "properties"
+    ]
     for name, spec in schema.items():
         default = spec.get("default")
-        assert config[name] == default, f"train.{name}: config.yaml {config[name]!r} != schema {default!r}"
+        assert config[name] == default, (
+            f"train.{name}: config.yaml {config[name]!r} != schema {default!r}"
+        )
     for f in fields(TrainSettings):
         value = getattr(TrainSettings(), f.name)
         assert f.name in schema, f"TrainSettings.{f.name} is not in the schema"
-        assert (list(value) if isinstance(value, tuple) else value) == schema[f.name]["default"], f.name
+        assert (list(value) if isinstance(value, tuple) else value) == schema[f.name]["default"], (
+            f.name
+        )
     assert TrainSettings.from_config(config) == TrainSettings()
 
 
@@ -256,4 +335,7 @@ def test_default_model_head_keeps_frequency_and_accepts_any_pool():
     assert model.output_shape == (None, 10)
     # 128 mels / 2 / 2**4 = 4 bands of 64 channels reach the classifier
     assert model.layers[-1].kernel.shape == (4 * 64, 10)
-    assert models.default_cnn((16, 43, 1), 3, filters=(4,), input_pool=(1, 1)).output_shape == (None, 3)
+    assert models.default_cnn((16, 43, 1), 3, filters=(4,), input_pool=(1, 1)).output_shape == (
+        None,
+        3,
+    )

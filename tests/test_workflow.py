@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import GENRES, REPO, SNAKEMAKE, run_snakemake
+
 from genreflow.pngio import read_png, read_png_text
 
 TINY = str(REPO / "config/presets/tiny.yaml")
@@ -33,7 +33,9 @@ def test_manifest_and_link_tree(tiny_demo_run):
     assert {r["genre"] for r in rows if r["split"] == "train"} == set(GENRES)
     for row in rows:
         link = tiny_demo_run / "results/split" / row["split"] / row["genre"] / f"{row['track']}.png"
-        assert link.is_symlink() and link.resolve() == (tiny_demo_run / row["spectrogram"]).resolve()
+        assert (
+            link.is_symlink() and link.resolve() == (tiny_demo_run / row["spectrogram"]).resolve()
+        )
 
 
 def test_model_loads_and_predicts_a_window(tiny_demo_run):
@@ -49,7 +51,16 @@ def test_model_loads_and_predicts_a_window(tiny_demo_run):
 
 def test_metrics_have_every_key_and_beat_chance(tiny_demo_run):
     metrics = json.loads((tiny_demo_run / "results/metrics/metrics.json").read_text())
-    for key in ("loss", "accuracy", "window_accuracy", "track_accuracy", "macro_f1", "per_class", "splits", "headline_split"):
+    for key in (
+        "loss",
+        "accuracy",
+        "window_accuracy",
+        "track_accuracy",
+        "macro_f1",
+        "per_class",
+        "splits",
+        "headline_split",
+    ):
         assert key in metrics, key
     assert set(metrics["per_class"]) == set(GENRES)
     assert set(metrics["per_class"]["jazz"]) == {"precision", "recall", "f1", "support"}
@@ -63,7 +74,13 @@ def test_metrics_have_every_key_and_beat_chance(tiny_demo_run):
 def test_prediction_csvs(tiny_demo_run, split):
     with open(tiny_demo_run / f"results/predictions/{split}.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["file", "track", "true_genre", "predicted_genre", *[f"p_{g}" for g in GENRES]]
+    assert list(rows[0]) == [
+        "file",
+        "track",
+        "true_genre",
+        "predicted_genre",
+        *[f"p_{g}" for g in GENRES],
+    ]
     for row in rows:
         probs = np.array([float(row[f"p_{g}"]) for g in GENRES])
         assert abs(probs.sum() - 1) < 1e-3 and row["predicted_genre"] == GENRES[int(probs.argmax())]
@@ -83,21 +100,47 @@ def test_second_run_has_nothing_to_do(tiny_demo_run):
 
 def test_blog_preset_runs_end_to_end(tmp_path):
     small = tmp_path / "small.yaml"
-    small.write_text("demo: {tracks_per_genre: 5, duration_s: 6.0}\ntrain: {recipe: blog, epochs: 3}\n")
-    run_snakemake(tmp_path, "--cores", "2", "--configfile", str(REPO / "config/presets/blog.yaml"), str(small), timeout=600)
+    small.write_text(
+        "demo: {tracks_per_genre: 5, duration_s: 6.0}\ntrain: {recipe: blog, epochs: 3}\n"
+    )
+    run_snakemake(
+        tmp_path,
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/presets/blog.yaml"),
+        str(small),
+        timeout=600,
+    )
     png = read_png(next((tmp_path / "results/spectrograms/blues").glob("*.png")))
     assert png.shape == (800, 800, 3)  # the blog's 8x8-inch figure
     rows = (tmp_path / "results/split/manifest.csv").read_text().splitlines()[1:]
-    assert sum(",train," in r for r in rows) == 40 and sum(",val," in r for r in rows) == 10  # 80/20 per genre
+    assert (
+        sum(",train," in r for r in rows) == 40 and sum(",val," in r for r in rows) == 10
+    )  # 80/20 per genre
     metrics = json.loads((tmp_path / "results/metrics/metrics.json").read_text())
-    assert metrics["recipe"] == "blog" and metrics["headline_split"] is None and metrics["track_accuracy"] is None
+    assert (
+        metrics["recipe"] == "blog"
+        and metrics["headline_split"] is None
+        and metrics["track_accuracy"] is None
+    )
     assert not (tmp_path / "results/predictions/test.csv").exists()
 
 
 def test_snakemake_lint_is_clean(tmp_path):
     proc = subprocess.run(
-        ["timeout", "300", SNAKEMAKE, "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)],
-        capture_output=True, text=True,
+        [
+            "timeout",
+            "300",
+            SNAKEMAKE,
+            "--lint",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
@@ -110,22 +153,40 @@ def test_snakefmt_check_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_is_clean(command):
+    ruff = str(Path(SNAKEMAKE).with_name("ruff"))
+    proc = subprocess.run([ruff, *command, str(REPO)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_fault_filtered_split_follows_the_published_lists(tmp_path):
     from conftest import write_audio
+
     from genreflow.demo import synthesize
 
-    lists = {s: (REPO / f"config/splits/{f}_filtered.txt").read_text().split() for s, f in (("train", "train"), ("val", "valid"), ("test", "test"))}
+    lists = {
+        s: (REPO / f"config/splits/{f}_filtered.txt").read_text().split()
+        for s, f in (("train", "train"), ("val", "valid"), ("test", "test"))
+    }
     genres = ["blues", "jazz", "rock"]
     chosen = {}
     for split, entries in lists.items():
         for genre in genres:
-            for entry in [e for e in entries if e.startswith(f"{genre}/")][: 2 if split == "train" else 1]:
+            for entry in [e for e in entries if e.startswith(f"{genre}/")][
+                : 2 if split == "train" else 1
+            ]:
                 chosen[Path(entry).stem] = split
     listed = {Path(e).stem for entries in lists.values() for e in entries}
-    unlisted = next(f"{g}.{i:05d}" for g in genres for i in range(100) if f"{g}.{i:05d}" not in listed)
+    unlisted = next(
+        f"{g}.{i:05d}" for g in genres for i in range(100) if f"{g}.{i:05d}" not in listed
+    )
     for track in [*chosen, unlisted]:
         genre, number = track.split(".")
-        write_audio(tmp_path / "audio" / genre / f"{track}.wav", synthesize(genres.index(genre), int(number), 4.0, 22050, 1))
+        write_audio(
+            tmp_path / "audio" / genre / f"{track}.wav",
+            synthesize(genres.index(genre), int(number), 4.0, 22050, 1),
+        )
     (tmp_path / "ff.yaml").write_text(
         "audio_dir: audio\ngenres: [blues, jazz, rock]\nspectrogram: {duration_s: 4.0}\n"
         "split: {method: fault_filtered}\ntrain: {epochs: 2, filters: [4, 8], window_s: 1.0}\n"
@@ -133,5 +194,7 @@ def test_fault_filtered_split_follows_the_published_lists(tmp_path):
     run_snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "ff.yaml"), timeout=600)
     with open(tmp_path / "results/split/manifest.csv", newline="") as fh:
         manifest = {r["track"]: r["split"] for r in csv.DictReader(fh)}
-    assert manifest == chosen  # the unlisted track is left out, every other keeps its published split
+    assert (
+        manifest == chosen
+    )  # the unlisted track is left out, every other keeps its published split
     assert "not in the published lists" in (tmp_path / "results/logs/split.log").read_text()

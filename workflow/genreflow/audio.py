@@ -11,7 +11,9 @@ import soundfile
 # GTZAN's own encoding; anything else is converted and noted in the QC table
 NATIVE = {("WAV", "PCM_16"), ("AU", "PCM_16")}
 # libsndfile's header dump says "data : 176400 (should be 88178)" when the file ends early
-_TRUNCATED = re.compile(r"^\s*(?:data|data size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.IGNORECASE | re.MULTILINE)
+_TRUNCATED = re.compile(
+    r"^\s*(?:data|data size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.IGNORECASE | re.MULTILINE
+)
 
 
 class AudioError(ValueError):
@@ -28,7 +30,9 @@ class AudioInfo:
     notes: list[str] = field(default_factory=list)
 
 
-def decode(path: str, target_rate: int, offset_s: float = 0.0, duration_s: float | None = None) -> tuple[np.ndarray, AudioInfo]:
+def decode(
+    path: str, target_rate: int, offset_s: float = 0.0, duration_s: float | None = None
+) -> tuple[np.ndarray, AudioInfo]:
     """Mono float32 samples at ``target_rate``, read from ``offset_s`` for at most ``duration_s``.
 
     Stereo is averaged, other rates are resampled (librosa, with soxr), 8-bit/float/FLAC are handled by
@@ -38,21 +42,36 @@ def decode(path: str, target_rate: int, offset_s: float = 0.0, duration_s: float
     """
     try:
         with soundfile.SoundFile(path) as sf:
-            rate, channels, subtype, frames, fmt = sf.samplerate, sf.channels, sf.subtype, sf.frames, sf.format
+            rate, channels, subtype, frames, fmt = (
+                sf.samplerate,
+                sf.channels,
+                sf.subtype,
+                sf.frames,
+                sf.format,
+            )
             start = int(round(offset_s * rate))
             if start:
                 sf.seek(min(start, frames))
             count = -1 if duration_s is None else int(round(duration_s * rate))
             samples = sf.read(frames=count, dtype="float32", always_2d=True)
             header = sf.extra_info
-    except (RuntimeError, ValueError, EOFError, OSError) as err:  # LibsndfileError is a RuntimeError
+    except (
+        RuntimeError,
+        ValueError,
+        EOFError,
+        OSError,
+    ) as err:  # LibsndfileError is a RuntimeError
         raise AudioError(f"{path}: cannot decode audio ({err})") from err
-    info = AudioInfo(source_rate=rate, channels=channels, subtype=subtype, duration_s=frames / rate, format=fmt)
+    info = AudioInfo(
+        source_rate=rate, channels=channels, subtype=subtype, duration_s=frames / rate, format=fmt
+    )
     if (fmt, subtype) not in NATIVE:
         info.notes.append(f"decoded {fmt} {subtype} (not 16-bit PCM WAV/AU)")
     truncated = _TRUNCATED.search(header)
     if truncated:
-        info.notes.append(f"truncated file: header declares {truncated[1]} bytes of audio, file holds {truncated[2]}")
+        info.notes.append(
+            f"truncated file: header declares {truncated[1]} bytes of audio, file holds {truncated[2]}"
+        )
     if samples.shape[0] == 0:
         raise AudioError(f"{path}: no samples after offset {offset_s:g} s")
     if channels > 1:
@@ -61,7 +80,9 @@ def decode(path: str, target_rate: int, offset_s: float = 0.0, duration_s: float
     if rate != target_rate:
         import librosa  # soxr (its default "soxr_hq") does the work
 
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=target_rate).astype(np.float32, copy=False)
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=target_rate).astype(
+            np.float32, copy=False
+        )
         info.notes.append(f"resampled {rate} Hz to {target_rate} Hz")
     if not np.all(np.isfinite(mono)):
         mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)

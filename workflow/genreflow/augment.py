@@ -17,18 +17,37 @@ class SpecAugment(layers.Layer):
     windows: each mask zeroes a band of 0..``*_max`` rows or columns at a random place, drawn
     per example. The identity unless ``training``."""
 
-    def __init__(self, freq_masks: int, freq_max: int, time_masks: int, time_max: int, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        freq_masks: int,
+        freq_max: int,
+        time_masks: int,
+        time_max: int,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**{"dtype": "float32", **kwargs})
-        self.freq_masks, self.freq_max, self.time_masks, self.time_max, self.seed = freq_masks, freq_max, time_masks, time_max, seed
+        self.freq_masks, self.freq_max, self.time_masks, self.time_max, self.seed = (
+            freq_masks,
+            freq_max,
+            time_masks,
+            time_max,
+            seed,
+        )
         self.generator = keras.random.SeedGenerator(seed)
 
     def band_keep(self, batch, size: int, max_width: int):
         """(batch, size) 0/1: 0 on one random band of each example."""
         width = keras.random.randint((batch, 1), 0, max_width + 1, seed=self.generator)
         places = ops.maximum(size - width + 1, 1)  # a band wider than the axis masks all of it
-        start = ops.cast(keras.random.uniform((batch, 1), seed=self.generator) * ops.cast(places, "float32"), "int32")
+        start = ops.cast(
+            keras.random.uniform((batch, 1), seed=self.generator) * ops.cast(places, "float32"),
+            "int32",
+        )
         positions = ops.arange(size, dtype="int32")[None, :]
-        return ops.cast(ops.logical_or(positions < start, positions >= start + width), self.compute_dtype)
+        return ops.cast(
+            ops.logical_or(positions < start, positions >= start + width), self.compute_dtype
+        )
 
     def call(self, images, training=False):
         if not training:

@@ -17,17 +17,31 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
 from .tables import read_table, write_table
 
 INDEX_FIELDS = (
-    "key", "label", "name", "audio", "png", "status", "reason", "audio_stamp", "png_bytes", "png_sha256",
-    "source_rate", "channels", "format", "subtype", "duration_s", "notes",
+    "key",
+    "label",
+    "name",
+    "audio",
+    "png",
+    "status",
+    "reason",
+    "audio_stamp",
+    "png_bytes",
+    "png_sha256",
+    "source_rate",
+    "channels",
+    "format",
+    "subtype",
+    "duration_s",
+    "notes",
 )
 OK, REJECTED = "ok", "rejected"
 KNOWN_BAD = "listed in known_bad_tracks (known to be corrupt)"
@@ -61,7 +75,9 @@ class Block:
     name: str
     index: str  # the block's index table, its job's first output: <root>/index/<name>.tsv
     members: list[Item] = field(default_factory=list)  # featurised by the block's job
-    left_out: list[tuple[Item, str]] = field(default_factory=list)  # (item, reason), decided at start-up
+    left_out: list[tuple[Item, str]] = field(
+        default_factory=list
+    )  # (item, reason), decided at start-up
     recorded: dict[str, dict[str, str]] = field(default_factory=dict)  # the index of its last run
 
     @property
@@ -90,7 +106,9 @@ def display_path(relpath: str) -> str:
 
 
 def slugify(relpath: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", display_path(relpath)).encode("ascii", "ignore").decode()
+    ascii_name = (
+        unicodedata.normalize("NFKD", display_path(relpath)).encode("ascii", "ignore").decode()
+    )
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", ascii_name).strip("._-")
     return slug[:SLUG_MAX].rstrip("._-") or "file"
 
@@ -128,7 +146,9 @@ def audio_stamps(items: Iterable[Item]) -> pd.DataFrame:
 def stamps_digest(items: Iterable[Item]) -> str:
     """One short value for a block's rerun trigger (Snakemake stores params per output file)."""
     table = audio_stamps(items)
-    return hashlib.sha1("\0".join(table["audio"] + "\0" + table["stamp"]).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hashlib.sha1(
+        "\0".join(table["audio"] + "\0" + table["stamp"]).encode("utf-8", "surrogateescape")
+    ).hexdigest()[:16]
 
 
 def read_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:
@@ -142,7 +162,12 @@ def read_index(path: str | os.PathLike) -> dict[str, dict[str, str]]:
 
 
 def write_index(path: str | os.PathLike, records: Iterable[Mapping[str, object]]) -> None:
-    write_table(path, pd.DataFrame([{f: r.get(f, "") for f in INDEX_FIELDS} for r in records], columns=list(INDEX_FIELDS)))
+    write_table(
+        path,
+        pd.DataFrame(
+            [{f: r.get(f, "") for f in INDEX_FIELDS} for r in records], columns=list(INDEX_FIELDS)
+        ),
+    )
 
 
 def plan_blocks(
@@ -181,7 +206,9 @@ def plan_blocks(
     return dict(sorted(blocks.items()))
 
 
-def left_out_reason(item: Item, record: dict[str, str] | None, known_bad: set[str], sniff) -> str | None:
+def left_out_reason(
+    item: Item, record: dict[str, str] | None, known_bad: set[str], sniff
+) -> str | None:
     """Why ``item`` is left out of its block's job (None: it is a member), given its record in
     the block's index."""
     if item.key in known_bad:
@@ -250,7 +277,13 @@ def rebuild_requests(
     """
     requests: dict[str, str | list[str]] = {}
     for job in jobs:
-        if forceall or job.rule in forced_rules or job.code_changed or job.software_changed or settings_files & job.updated_inputs:
+        if (
+            forceall
+            or job.rule in forced_rules
+            or job.code_changed
+            or job.software_changed
+            or settings_files & job.updated_inputs
+        ):
             requests[job.rule] = REBUILD_ALL
         else:
             named = sorted(f for f in job.outputs if os.path.normpath(f) in forced_files)

@@ -51,7 +51,11 @@ def _coerce(value: Any, schema: dict, root: dict) -> Any:
             return int(text)
         if kind == "number":
             number = float(text)
-            return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+            return (
+                int(number)
+                if number.is_integer() and "." not in text and "e" not in text.lower()
+                else number
+            )
     except ValueError:
         return value
     if kind == "boolean" and text.lower() in _BOOLEANS:
@@ -65,16 +69,22 @@ def check_settings(config: dict) -> None:
     spec, train = config["spectrogram"], config["train"]
     rate = spec["sample_rate"]
     if spec["fmin"] >= spec["fmax"]:
-        raise ConfigError(f"spectrogram.fmin: {spec['fmin']:g} Hz must be below spectrogram.fmax ({spec['fmax']:g} Hz)")
+        raise ConfigError(
+            f"spectrogram.fmin: {spec['fmin']:g} Hz must be below spectrogram.fmax ({spec['fmax']:g} Hz)"
+        )
     if spec["fmax"] > rate / 2:
         raise ConfigError(
             f"spectrogram.fmax: {spec['fmax']:g} Hz is above half the sample rate ({rate / 2:g} Hz): the bands above it would be empty"
         )
     if spec["db_min"] >= spec["db_max"]:
-        raise ConfigError(f"spectrogram.db_min: {spec['db_min']:g} dB must be below spectrogram.db_max ({spec['db_max']:g} dB)")
+        raise ConfigError(
+            f"spectrogram.db_min: {spec['db_min']:g} dB must be below spectrogram.db_max ({spec['db_max']:g} dB)"
+        )
     hop_s = spec["hop_length"] / rate
     if spec["duration_s"] < hop_s:
-        raise ConfigError(f"spectrogram.duration_s: {spec['duration_s']:g} s is shorter than one hop ({hop_s:.4f} s): a one-column picture")
+        raise ConfigError(
+            f"spectrogram.duration_s: {spec['duration_s']:g} s is shorter than one hop ({hop_s:.4f} s): a one-column picture"
+        )
     if spec["kind"] == "logmel":
         empty = empty_mel_bands(rate, spec["n_fft"], spec["n_mels"], spec["fmin"], spec["fmax"])
         if empty:
@@ -84,7 +94,9 @@ def check_settings(config: dict) -> None:
                 "(raise n_fft, lower n_mels or raise fmin)"
             )
     elif spec["duration_s"] * rate < 2048:
-        raise ConfigError(f"spectrogram.duration_s: {spec['duration_s']:g} s is shorter than the blog picture's 2048-sample FFT")
+        raise ConfigError(
+            f"spectrogram.duration_s: {spec['duration_s']:g} s is shorter than the blog picture's 2048-sample FFT"
+        )
     if train["recipe"] == "default":
         check_default_recipe(spec, train)
 
@@ -118,6 +130,7 @@ def empty_mel_bands(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax
     librosa's own mel scale, in 8 lines: importing librosa costs 1.3 s on every start and every
     cluster job's start, for a check that needs none of it (tests compare with librosa.filters.mel).
     """
+
     def mel(hz: float) -> float:
         return hz / (200 / 3) if hz < 1000 else 15 + math.log(hz / 1000) / (math.log(6.4) / 27)
 
@@ -126,4 +139,6 @@ def empty_mel_bands(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax
 
     edges = [hz(mel(fmin) + (mel(fmax) - mel(fmin)) * i / (n_mels + 1)) for i in range(n_mels + 2)]
     bin_hz = sample_rate / n_fft
-    return sum(1 for lo, hi in zip(edges, edges[2:]) if math.floor(hi / bin_hz - 1e-9) * bin_hz <= lo)
+    return sum(
+        1 for lo, hi in zip(edges, edges[2:]) if math.floor(hi / bin_hz - 1e-9) * bin_hz <= lo
+    )

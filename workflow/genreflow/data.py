@@ -17,7 +17,9 @@ def load_images(paths: list[str], sha256s: list[str | None] | None = None) -> np
     images = [read_png(p, sha) for p, sha in zip(paths, sha256s or [None] * len(paths))]
     shapes = {img.shape for img in images}
     if len(shapes) > 1:
-        raise ValueError(f"spectrograms differ in shape {sorted(shapes)}; rebuild them with one config")
+        raise ValueError(
+            f"spectrograms differ in shape {sorted(shapes)}; rebuild them with one config"
+        )
     return np.stack(images)
 
 
@@ -31,7 +33,9 @@ def pad_to_width(images: np.ndarray, width: int) -> np.ndarray:
     return np.pad(images, ((0, 0), (0, 0), (0, missing))) if missing > 0 else images
 
 
-def epoch_draws(n_tracks: int, draws_per_track: int, n_frames: int, width: int, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+def epoch_draws(
+    n_tracks: int, draws_per_track: int, n_frames: int, width: int, seed: int, epoch: int
+) -> tuple[np.ndarray, np.ndarray]:
     """One epoch of training examples: (track index, window start) pairs in a random order, every
     track ``draws_per_track`` times. They depend on (seed, epoch) alone, so a batch is the same
     whichever order, thread or process asks for it."""
@@ -41,16 +45,22 @@ def epoch_draws(n_tracks: int, draws_per_track: int, n_frames: int, width: int, 
     return tracks, starts
 
 
-def crop_windows(images: np.ndarray, tracks: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+def crop_windows(
+    images: np.ndarray, tracks: np.ndarray, starts: np.ndarray, width: int
+) -> np.ndarray:
     """(B, H, width, 1) float32 time crops (all frequency rows kept) of ``images`` (N, H, W).
 
     A crop is a slice of the track held in memory: cropping here sends the device one 3-s
     window per example instead of the whole 30-s track (10x fewer bytes per step), and
     ``keras.layers.RandomCrop`` draws one offset per batch, not one per example."""
-    return np.stack([images[t, :, s : s + width] for t, s in zip(tracks, starts)]).astype(np.float32)[..., None]
+    return np.stack([images[t, :, s : s + width] for t, s in zip(tracks, starts)]).astype(
+        np.float32
+    )[..., None]
 
 
-def mixup(images: np.ndarray, labels: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def mixup(
+    images: np.ndarray, labels: np.ndarray, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Blend each example with another of the same batch, images and labels with the same weight
     lambda ~ Beta(alpha, alpha).
 
@@ -90,5 +100,7 @@ def blog_picture(image: np.ndarray, size: int) -> np.ndarray:
     without antialiasing (what ``image_dataset_from_directory`` did), for training and scoring alike."""
     import keras
 
-    resized = keras.ops.image.resize(image.astype(np.float32), (size, size), interpolation="bilinear", antialias=False)
+    resized = keras.ops.image.resize(
+        image.astype(np.float32), (size, size), interpolation="bilinear", antialias=False
+    )
     return keras.ops.convert_to_numpy(resized)

@@ -19,8 +19,8 @@ import tarfile
 import urllib.parse
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from .atomic import sha256_of
 from .tracks import TRACK_FILE_RE
@@ -29,7 +29,16 @@ log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 # a broken archive surfaces as any of these, depending on the layer that notices first
-_BROKEN = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, zlib.error, lzma.LZMAError)
+_BROKEN = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 class DownloadError(RuntimeError):
@@ -41,10 +50,14 @@ def normalise_sha256(expected: str | None) -> str:
     an unverified archive could bring anything into the training data."""
     text = (expected or "").strip().lower()
     if not text:
-        raise DownloadError("no sha256 checksum configured for the dataset archive: set download.sha256")
+        raise DownloadError(
+            "no sha256 checksum configured for the dataset archive: set download.sha256"
+        )
     match = _SHA256.match(text)
     if not match:
-        raise DownloadError(f"invalid checksum {expected!r}: expected 'sha256:' followed by 64 hex digits")
+        raise DownloadError(
+            f"invalid checksum {expected!r}: expected 'sha256:' followed by 64 hex digits"
+        )
     return match[1]
 
 
@@ -70,12 +83,22 @@ def fetch_archive(url: str, sha256: str | None, dest_file: Path, timeout_s: floa
             shutil.copyfile(source, dest_file)
         else:
             downloader = pooch.HTTPDownloader(timeout=timeout_s) if url.startswith("http") else None
-            pooch.retrieve(url, known_hash=f"sha256:{digest}", fname=dest_file.name, path=dest_file.parent, downloader=downloader)
+            pooch.retrieve(
+                url,
+                known_hash=f"sha256:{digest}",
+                fname=dest_file.name,
+                path=dest_file.parent,
+                downloader=downloader,
+            )
     except ValueError as err:  # pooch: the hash of what arrived differs (the download is deleted)
-        raise DownloadError(f"cannot download {url}: sha256 checksum mismatch ({str(err).splitlines()[0]})") from err
+        raise DownloadError(
+            f"cannot download {url}: sha256 checksum mismatch ({str(err).splitlines()[0]})"
+        ) from err
     except (OSError, requests.RequestException) as err:
         dest_file.unlink(missing_ok=True)
-        raise DownloadError(f"cannot download {url}: {str(err).splitlines()[0] or type(err).__name__}") from err
+        raise DownloadError(
+            f"cannot download {url}: {str(err).splitlines()[0] or type(err).__name__}"
+        ) from err
     log.info("%s: %d bytes, sha256 ok", dest_file, dest_file.stat().st_size)
     return dest_file
 
@@ -107,7 +130,10 @@ def _extract(archive: Path, target: Path, max_bytes: int) -> None:
     """By content, not by name: download URLs rarely end in .tar.gz."""
     try:
         with open(archive, "rb") as fh:
-            is_zip = fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")  # zipfile.is_zipfile also takes a tar holding a zip
+            is_zip = fh.read(4) in (
+                b"PK\x03\x04",
+                b"PK\x05\x06",
+            )  # zipfile.is_zipfile also takes a tar holding a zip
         if is_zip:
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
@@ -121,7 +147,9 @@ def _extract(archive: Path, target: Path, max_bytes: int) -> None:
                 while tar.fileobj.read(1 << 20):  # to the end: gzip and xz check their CRC there
                     pass
         else:
-            raise DownloadError(f"cannot unpack {archive}: not a tar (.tar, .tar.gz, .tar.bz2, .tar.xz) or zip archive")
+            raise DownloadError(
+                f"cannot unpack {archive}: not a tar (.tar, .tar.gz, .tar.bz2, .tar.xz) or zip archive"
+            )
     except DownloadError:
         raise
     except _BROKEN as err:
@@ -136,37 +164,62 @@ def _vetted(tar: tarfile.TarFile, archive: Path, max_bytes: int) -> Iterator[tar
     for member in tar:
         name = _safe_relative(member.name, archive)
         if any(str(p) in links for p in (PurePosixPath(name), *PurePosixPath(name).parents)):
-            raise DownloadError(f"unsafe member {member.name!r} in {archive}: path goes through a symlink")
+            raise DownloadError(
+                f"unsafe member {member.name!r} in {archive}: path goes through a symlink"
+            )
         if member.issym():
             target = PurePosixPath(member.linkname)
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
             # "a/../.." climbs from wherever the link "a" points: refused like any way out
-            climbs_after_descent = ".." in target.parts[next((i for i, p in enumerate(target.parts) if p not in ("..", ".")), len(target.parts)):]
-            if target.is_absolute() or resolved == ".." or resolved.startswith("../") or climbs_after_descent:
-                raise DownloadError(f"unsafe member {member.name!r} in {archive}: symlink to {member.linkname!r} may point outside")
+            climbs_after_descent = (
+                ".."
+                in target.parts[
+                    next(
+                        (i for i, p in enumerate(target.parts) if p not in ("..", ".")),
+                        len(target.parts),
+                    ) :
+                ]
+            )
+            if (
+                target.is_absolute()
+                or resolved == ".."
+                or resolved.startswith("../")
+                or climbs_after_descent
+            ):
+                raise DownloadError(
+                    f"unsafe member {member.name!r} in {archive}: symlink to {member.linkname!r} may point outside"
+                )
             links.add(name)
         elif member.islnk():
             if posixpath.normpath(member.linkname) not in files:
-                raise DownloadError(f"unsafe member {member.name!r} in {archive}: hard link to {member.linkname!r} is not a file inside the archive")
+                raise DownloadError(
+                    f"unsafe member {member.name!r} in {archive}: hard link to {member.linkname!r} is not a file inside the archive"
+                )
         elif member.isfile():
             files.add(name)
             total += member.size
             _check_size(total, max_bytes, archive)
         elif not member.isdir():
-            raise DownloadError(f"unsafe member {member.name!r} in {archive}: device, fifo or other special file")
+            raise DownloadError(
+                f"unsafe member {member.name!r} in {archive}: device, fifo or other special file"
+            )
         yield member
 
 
 def _safe_relative(name: str, archive: Path) -> str:
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts:
-        raise DownloadError(f"unsafe member {name!r} in {archive}: path escapes the extraction folder")
+        raise DownloadError(
+            f"unsafe member {name!r} in {archive}: path escapes the extraction folder"
+        )
     return posixpath.normpath(str(path))
 
 
 def _check_size(total: int, max_bytes: int, archive: Path) -> None:
     if total > max_bytes:
-        raise DownloadError(f"cannot unpack {archive}: it holds more than {max_bytes / 2**30:.1f} GiB (download.max_unpacked_gb)")
+        raise DownloadError(
+            f"cannot unpack {archive}: it holds more than {max_bytes / 2**30:.1f} GiB (download.max_unpacked_gb)"
+        )
 
 
 def find_genre_root(root: Path) -> Path:
@@ -174,15 +227,28 @@ def find_genre_root(root: Path) -> Path:
     ``genres/<genre>/`` of the original archive, ``Data/genres_original/<genre>/`` of Kaggle's."""
     level = [Path(root)]
     while level:
-        hits = [d for d in level if any(any(TRACK_FILE_RE.match(f.name) for f in sub.iterdir() if f.is_file()) for sub in _subdirs(d))]
+        hits = [
+            d
+            for d in level
+            if any(
+                any(TRACK_FILE_RE.match(f.name) for f in sub.iterdir() if f.is_file())
+                for sub in _subdirs(d)
+            )
+        ]
         if len(hits) > 1:
-            raise DownloadError(f"ambiguous archive layout: genre folders in {', '.join(str(h.relative_to(root)) for h in hits)}")
+            raise DownloadError(
+                f"ambiguous archive layout: genre folders in {', '.join(str(h.relative_to(root)) for h in hits)}"
+            )
         if hits:
             return hits[0]
         level = [sub for d in level for sub in _subdirs(d)]
     listing = sorted(p.relative_to(root).as_posix() for p in Path(root).rglob("*"))
-    shown = ", ".join(listing[:8]) + (f", ... ({len(listing) - 8} more)" if len(listing) > 8 else "")
-    raise DownloadError(f"no genre folders (<genre>/<genre>.NNNNN.au|wav) found in the archive; it holds: {shown or 'nothing'}")
+    shown = ", ".join(listing[:8]) + (
+        f", ... ({len(listing) - 8} more)" if len(listing) > 8 else ""
+    )
+    raise DownloadError(
+        f"no genre folders (<genre>/<genre>.NNNNN.au|wav) found in the archive; it holds: {shown or 'nothing'}"
+    )
 
 
 def _subdirs(folder: Path) -> list[Path]:

@@ -9,13 +9,15 @@ import numpy as np
 
 from . import data
 from .atomic import atomic_path
-from .params import SpectrogramParams
 from .metrics import score, track_probabilities
+from .params import SpectrogramParams
 from .recipe import TrainSettings
 from .tables import write_track_predictions
 
 
-def track_windows(png_path: str, settings: TrainSettings, spec: SpectrogramParams, sha256: str | None = None) -> np.ndarray:
+def track_windows(
+    png_path: str, settings: TrainSettings, spec: SpectrogramParams, sha256: str | None = None
+) -> np.ndarray:
     """The model inputs that make up one track: sliding windows, or the blog's one resized image."""
     image = data.read_png(png_path, sha256)
     if settings.recipe == "blog":
@@ -26,7 +28,12 @@ def track_windows(png_path: str, settings: TrainSettings, spec: SpectrogramParam
 
 
 def predict_tracks(
-    model, png_paths: list[str], settings: TrainSettings, spec: SpectrogramParams, chunk: int = 1024, sha256s: list[str | None] | None = None
+    model,
+    png_paths: list[str],
+    settings: TrainSettings,
+    spec: SpectrogramParams,
+    chunk: int = 1024,
+    sha256s: list[str | None] | None = None,
 ) -> list[np.ndarray]:
     """Per-track (windows, classes) probabilities, predicting in bounded chunks of windows; with
     the recorded sha256s, a damaged spectrogram stops the job naming it."""
@@ -35,7 +42,9 @@ def predict_tracks(
 
     def flush():
         if pending:
-            probs = model.predict(np.concatenate(pending), batch_size=settings.batch_size * 4, verbose=0)
+            probs = model.predict(
+                np.concatenate(pending), batch_size=settings.batch_size * 4, verbose=0
+            )
             start = 0
             for windows in pending:
                 results.append(probs[start : start + len(windows)].astype(np.float64))
@@ -53,14 +62,27 @@ def predict_tracks(
 def evaluate_split(model, rows, genres, settings, spec) -> tuple[dict, np.ndarray]:
     index = {g: i for i, g in enumerate(genres)}
     labels = np.array([index[r["genre"]] for r in rows], dtype=np.int64)
-    window_probs = predict_tracks(model, [r["spectrogram"] for r in rows], settings, spec, sha256s=[r.get("sha256") for r in rows])
+    window_probs = predict_tracks(
+        model,
+        [r["spectrogram"] for r in rows],
+        settings,
+        spec,
+        sha256s=[r.get("sha256") for r in rows],
+    )
     return score(window_probs, labels, genres), track_probabilities(window_probs)
 
 
-def write_predictions(path: str | os.PathLike, rows, probabilities: np.ndarray, genres: list[str]) -> None:
+def write_predictions(
+    path: str | os.PathLike, rows, probabilities: np.ndarray, genres: list[str]
+) -> None:
     """One row per manifest row: its spectrogram, track, true and predicted genre, probabilities."""
     write_track_predictions(
-        path, [r["spectrogram"] for r in rows], [r["track"] for r in rows], [r["genre"] for r in rows], probabilities, genres
+        path,
+        [r["spectrogram"] for r in rows],
+        [r["track"] for r in rows],
+        [r["genre"] for r in rows],
+        probabilities,
+        genres,
     )
 
 

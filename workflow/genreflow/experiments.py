@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,9 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return out
 
 
-def variant_config(base: Mapping, spec: Mapping | str | None, workflow_root: str | os.PathLike = ".") -> dict:
+def variant_config(
+    base: Mapping, spec: Mapping | str | None, workflow_root: str | os.PathLike = "."
+) -> dict:
     """The configuration of one variant: the run's configuration (without ``experiments``) with
     the variant's overrides, given inline or as a preset file, on top."""
     if isinstance(spec, str):
@@ -60,7 +62,10 @@ def assign_folds(tracks: Iterable[tuple[str, str, str]], k: int, seed: int) -> d
             return {}
         splitfolders.kfold(str(staging), output=str(result), seed=seed, k=k, move="symlink")
         # fold_<i>/val holds partition i
-        return {names[(f.parent.name, f.name)]: int(f.parents[2].name.removeprefix("fold_")) - 1 for f in result.glob("fold_*/val/*/*")}
+        return {
+            names[(f.parent.name, f.name)]: int(f.parents[2].name.removeprefix("fold_")) - 1
+            for f in result.glob("fold_*/val/*/*")
+        }
 
 
 def fold_roles(fold: int, k: int) -> dict[int, str]:
@@ -68,12 +73,20 @@ def fold_roles(fold: int, k: int) -> dict[int, str]:
     return {f: "test" if f == fold else "val" if f == (fold + 1) % k else "train" for f in range(k)}
 
 
-def fold_manifest(folds: Mapping[str, int], records: Iterable[Mapping[str, str]], fold: int, k: int) -> list[dict[str, str]]:
+def fold_manifest(
+    folds: Mapping[str, int], records: Iterable[Mapping[str, str]], fold: int, k: int
+) -> list[dict[str, str]]:
     """Manifest rows (track, genre, split, spectrogram, sha256) of one fold, from the index
     records of the variant's spectrograms; tracks without a fold or a spectrogram are left out."""
     roles = fold_roles(fold, k)
     return [
-        {"track": r["key"], "genre": r["label"], "split": roles[folds[r["key"]]], "spectrogram": r["png"], "sha256": r["png_sha256"]}
+        {
+            "track": r["key"],
+            "genre": r["label"],
+            "split": roles[folds[r["key"]]],
+            "spectrogram": r["png"],
+            "sha256": r["png_sha256"],
+        }
         for r in records
         if r["status"] == OK and r["key"] in folds
     ]
@@ -86,13 +99,20 @@ def compare(runs: list[dict], ensembles: Mapping[tuple[str, int], dict]) -> pd.D
     rows = []
     for variant in dict.fromkeys(r["variant"] for r in runs):
         mine = [r for r in runs if r["variant"] == variant]
-        row = {"variant": variant, "runs": len(mine), "folds": len({r["fold"] for r in mine}), "seeds": len({r["seed"] for r in mine})}
+        row = {
+            "variant": variant,
+            "runs": len(mine),
+            "folds": len({r["fold"] for r in mine}),
+            "seeds": len({r["seed"] for r in mine}),
+        }
         for score in SCORES:
             stats = mean_std([r["test"][score] for r in mine])
             row[f"test_{score}_mean"], row[f"test_{score}_std"] = stats["mean"], stats["std"]
         ens = [v["track_accuracy"] for (name, _), v in ensembles.items() if name == variant]
         row["test_track_accuracy_seed_ensemble"] = float(np.mean(ens)) if ens else float("nan")
-        row["val_track_accuracy_mean"] = mean_std([r["val"]["track_accuracy"] for r in mine])["mean"]
+        row["val_track_accuracy_mean"] = mean_std([r["val"]["track_accuracy"] for r in mine])[
+            "mean"
+        ]
         row["train_s_mean"] = mean_std([r["train_s"] for r in mine])["mean"]
         rows.append(row)
     return pd.DataFrame(rows)
@@ -109,12 +129,28 @@ def plot_comparison(table: pd.DataFrame, runs: list[dict], path: str | os.PathLi
 
     fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(table) + 2), 4))
     x = np.arange(len(table))
-    ax.bar(x, table["test_track_accuracy_mean"], yerr=table["test_track_accuracy_std"], capsize=6, color="#9ecae1", label="mean +- std (folds x seeds)")
+    ax.bar(
+        x,
+        table["test_track_accuracy_mean"],
+        yerr=table["test_track_accuracy_std"],
+        capsize=6,
+        color="#9ecae1",
+        label="mean +- std (folds x seeds)",
+    )
     for i, variant in enumerate(table["variant"]):
-        per_fold = pd.DataFrame([(r["fold"], r["test"]["track_accuracy"]) for r in runs if r["variant"] == variant], columns=["fold", "acc"])
+        per_fold = pd.DataFrame(
+            [(r["fold"], r["test"]["track_accuracy"]) for r in runs if r["variant"] == variant],
+            columns=["fold", "acc"],
+        )
         means = per_fold.groupby("fold")["acc"].mean()
-        ax.scatter(np.full(len(means), i) + np.linspace(-0.15, 0.15, len(means)), means, color="#08519c", zorder=3, s=18,
-                   label="one fold (mean over seeds)" if i == 0 else None)
+        ax.scatter(
+            np.full(len(means), i) + np.linspace(-0.15, 0.15, len(means)),
+            means,
+            color="#08519c",
+            zorder=3,
+            s=18,
+            label="one fold (mean over seeds)" if i == 0 else None,
+        )
     ax.set_xticks(x, table["variant"])
     ax.set_ylim(0, 1)
     ax.set_ylabel("test track accuracy")

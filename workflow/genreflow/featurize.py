@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Callable, Mapping
 
 from .audio import AudioError, decode, fit_length
 from .blocks import OK, REJECTED, Item, audio_stamp, write_index
@@ -28,17 +28,29 @@ log = logging.getLogger(__name__)
 def render(samples, params: SpectrogramParams):
     if params.kind == "blog_specgram":
         return blog_specgram_image(samples, params.width_px, params.height_px)
-    db = log_mel(samples, params.sample_rate, params.n_fft, params.hop_length, params.n_mels, params.fmin, params.fmax)
+    db = log_mel(
+        samples,
+        params.sample_rate,
+        params.n_fft,
+        params.hop_length,
+        params.n_mels,
+        params.fmin,
+        params.fmax,
+    )
     return to_grayscale(db, params.db_min, params.db_max)
 
 
 def featurize_file(item: Item, params: SpectrogramParams) -> dict[str, str]:
     """Write the spectrogram PNG of one audio file; returns its index record."""
     try:
-        stamp = audio_stamp(item.audio)  # before reading: a file replaced meanwhile is redone next time
+        stamp = audio_stamp(
+            item.audio
+        )  # before reading: a file replaced meanwhile is redone next time
     except OSError as err:
         raise AudioError(f"{item.audio}: cannot read file ({err.strerror})") from err
-    not_audio = sniff_audio(item.audio)  # start-up's header check (sniff_content) and more: a reason for every unreadable file
+    not_audio = sniff_audio(
+        item.audio
+    )  # start-up's header check (sniff_content) and more: a reason for every unreadable file
     if not_audio:
         raise AudioError(f"{item.audio}: {not_audio}")
     samples, info = decode(item.audio, params.sample_rate, params.offset_s, params.duration_s)
@@ -52,17 +64,31 @@ def featurize_file(item: Item, params: SpectrogramParams) -> dict[str, str]:
         "duration_s": f"{info.duration_s:.3f}",
         "notes": "; ".join(notes),
     }
-    text = {SIGNATURE_KEY: params.signature(), AUDIO_STAMP_KEY: stamp, "genreflow:source": os.path.basename(item.audio)}
+    text = {
+        SIGNATURE_KEY: params.signature(),
+        AUDIO_STAMP_KEY: stamp,
+        "genreflow:source": os.path.basename(item.audio),
+    }
     text.update({f"genreflow:{k}": v for k, v in source.items()})
     write_png_atomic(item.png, render(samples, params), text)
     return record_of(item, Path(item.png).read_bytes(), stamp, source)
 
 
-def record_of(item: Item, png_bytes: bytes, stamp: str, source: Mapping[str, str]) -> dict[str, str]:
+def record_of(
+    item: Item, png_bytes: bytes, stamp: str, source: Mapping[str, str]
+) -> dict[str, str]:
     return {
-        "key": item.key, "label": item.label, "name": item.name, "audio": item.audio, "png": item.png,
-        "status": OK, "reason": "", "audio_stamp": stamp, "png_bytes": str(len(png_bytes)),
-        "png_sha256": hashlib.sha256(png_bytes).hexdigest(), **source,
+        "key": item.key,
+        "label": item.label,
+        "name": item.name,
+        "audio": item.audio,
+        "png": item.png,
+        "status": OK,
+        "reason": "",
+        "audio_stamp": stamp,
+        "png_bytes": str(len(png_bytes)),
+        "png_sha256": hashlib.sha256(png_bytes).hexdigest(),
+        **source,
     }
 
 
@@ -71,7 +97,16 @@ def rejected_record(item: Item, reason: str) -> dict[str, str]:
         stamp = audio_stamp(item.audio)
     except OSError:
         stamp = ""
-    return {"key": item.key, "label": item.label, "name": item.name, "audio": item.audio, "png": "", "status": REJECTED, "reason": reason, "audio_stamp": stamp}
+    return {
+        "key": item.key,
+        "label": item.label,
+        "name": item.name,
+        "audio": item.audio,
+        "png": "",
+        "status": REJECTED,
+        "reason": reason,
+        "audio_stamp": stamp,
+    }
 
 
 def current_record(item: Item, params: SpectrogramParams) -> tuple[dict[str, str] | None, str]:
@@ -89,7 +124,9 @@ def current_record(item: Item, params: SpectrogramParams) -> tuple[dict[str, str
         return None, "made with other spectrogram settings"
     if text.get(AUDIO_STAMP_KEY) != stamp:
         return None, "made from another version of the audio file"
-    return record_of(item, data, stamp, {k: text.get(f"genreflow:{k}", "") for k in SOURCE_FIELDS}), ""
+    return record_of(
+        item, data, stamp, {k: text.get(f"genreflow:{k}", "") for k in SOURCE_FIELDS}
+    ), ""
 
 
 def remove_leftovers(png_path: str) -> None:
@@ -136,7 +173,13 @@ def featurize_block(
                 failures.append(FeaturizeFailure(item.audio, item.png, str(err)))
                 records.append(rejected_record(item, str(err).removeprefix(f"{item.audio}: ")))
                 continue
-            log.info("featurised %s -> %s (%s)%s", item.audio, item.png, why, f": {record['notes']}" if record["notes"] else "")
+            log.info(
+                "featurised %s -> %s (%s)%s",
+                item.audio,
+                item.png,
+                why,
+                f": {record['notes']}" if record["notes"] else "",
+            )
         records.append(record)
     records += [rejected_record(item, reason) for item, reason in left_out]
     write_index(index_path, records)

@@ -72,4 +72,8 @@ def score(window_probs: list[np.ndarray], labels: np.ndarray, names: list[str]) 
 
 def mean_std(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "n": int(len(arr))}
+    return {
+        "mean": float(arr.mean()),
+        "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+        "n": int(len(arr)),
+    }

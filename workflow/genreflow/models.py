@@ -40,7 +40,9 @@ def default_cnn(
     return keras.Model(inputs, outputs, name="genreflow_cnn")
 
 
-def blog_cnn(input_shape: tuple[int, int, int], n_classes: int, seed: int | None = None) -> keras.Model:
+def blog_cnn(
+    input_shape: tuple[int, int, int], n_classes: int, seed: int | None = None
+) -> keras.Model:
     """The blog's network (rescale 1/255 included; augmentation: :func:`genreflow.augment.blog_augmentation`)."""
     inputs = keras.Input(shape=input_shape)
     x = layers.Rescaling(1.0 / 255)(inputs)

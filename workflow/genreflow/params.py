@@ -28,7 +28,7 @@ class SpectrogramParams:
     height_px: int = 480
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> "SpectrogramParams":
+    def from_config(cls, section: dict[str, Any]) -> SpectrogramParams:
         known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

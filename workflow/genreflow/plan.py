@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from .blocks import Block, Item, block_name, left_out_reason, plan_blocks, read_index, safe_id
 from .config import ConfigError
@@ -38,7 +38,11 @@ class Plan:
     @property
     def rejected(self) -> list[Rejection]:
         """Audio files left out at start-up, with the reason."""
-        left_out = [Rejection(item.audio, reason, item.label, item.key) for b in self.blocks.values() for item, reason in b.left_out]
+        left_out = [
+            Rejection(item.audio, reason, item.label, item.key)
+            for b in self.blocks.values()
+            for item, reason in b.left_out
+        ]
         return self.missing + left_out
 
     @property
@@ -55,7 +59,13 @@ def index_path(block: str, root: str = SPECTROGRAM_ROOT) -> str:
 
 
 def as_item(track: Track) -> Item:
-    return Item(track.track_id, track.audio, spectrogram_path(track.genre, track.track_id), track.genre, track.track_id)
+    return Item(
+        track.track_id,
+        track.audio,
+        spectrogram_path(track.genre, track.track_id),
+        track.genre,
+        track.track_id,
+    )
 
 
 def is_demo(audio_dir: str) -> bool:
@@ -63,16 +73,23 @@ def is_demo(audio_dir: str) -> bool:
 
 
 def demo_tracks(genres: list[str], tracks_per_genre: int) -> list[Track]:
-    return [Track(g, t, f"{DEMO_AUDIO_DIR}/{g}/{t}.wav") for g, t in demo_track_ids(genres, tracks_per_genre)]
+    return [
+        Track(g, t, f"{DEMO_AUDIO_DIR}/{g}/{t}.wav")
+        for g, t in demo_track_ids(genres, tracks_per_genre)
+    ]
 
 
 def check_audio_dir(audio_dir: str, genres: list[str]) -> None:
     root = Path(audio_dir)
     if "{" in audio_dir or "}" in audio_dir:
         # Snakemake reads "{name}" in an input path as a wildcard and cannot escape it
-        raise ConfigError(f"audio_dir: '{audio_dir}' contains '{{' or '}}'; rename the folder (Snakemake reads braces as wildcards)")
+        raise ConfigError(
+            f"audio_dir: '{audio_dir}' contains '{{' or '}}'; rename the folder (Snakemake reads braces as wildcards)"
+        )
     if not root.is_dir():
-        raise ConfigError(f"audio_dir: '{audio_dir}' is not a folder (set audio_dir, or download.url to fetch it)")
+        raise ConfigError(
+            f"audio_dir: '{audio_dir}' is not a folder (set audio_dir, or download.url to fetch it)"
+        )
     unnamed = [g for g in genres if not re.fullmatch(r"[a-z]+", g)]
     if unnamed:
         raise ConfigError(
@@ -81,7 +98,9 @@ def check_audio_dir(audio_dir: str, genres: list[str]) -> None:
         )
     missing = [g for g in genres if not (root / g).is_dir()]
     if missing:
-        raise ConfigError(f"genres: no folder for {missing} in audio_dir '{audio_dir}' (unknown genre?)")
+        raise ConfigError(
+            f"genres: no folder for {missing} in audio_dir '{audio_dir}' (unknown genre?)"
+        )
 
 
 @dataclass
@@ -96,14 +115,18 @@ class Collection:
 
 def genre_folders(audio_dir: str) -> list[str]:
     """The genres of a GTZAN-layout folder when the config lists none: its sub-folders."""
-    return sorted(e.name for e in os.scandir(audio_dir) if e.is_dir() and not e.name.startswith("."))
+    return sorted(
+        e.name for e in os.scandir(audio_dir) if e.is_dir() and not e.name.startswith(".")
+    )
 
 
 def find_tracks(config: dict) -> Collection:
     """The tracks in ``audio_dir`` (names only: nothing is opened), and what is not a track."""
     genres = config["genres"]
     if is_demo(config["audio_dir"]):
-        return Collection([as_item(t) for t in demo_tracks(genres, config["demo"]["tracks_per_genre"])])
+        return Collection(
+            [as_item(t) for t in demo_tracks(genres, config["demo"]["tracks_per_genre"])]
+        )
     check_audio_dir(config["audio_dir"], genres)
     tracks, ignored = discover_tracks(config["audio_dir"], genres)
     return Collection([as_item(t) for t in tracks], ignored)
@@ -125,11 +148,24 @@ def sheet_collection(table, sheet: str, genres: list[str]) -> Collection:
         audio = path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
         key, real = safe_id(path), os.path.realpath(audio)
         if genre not in genres:
-            collection.ignored.append(Rejection(audio, f"genre '{genre}' is not in genres (sheet row {number})", genre, key))
+            collection.ignored.append(
+                Rejection(
+                    audio, f"genre '{genre}' is not in genres (sheet row {number})", genre, key
+                )
+            )
         elif real in seen:
-            collection.ignored.append(Rejection(audio, f"the same file as sheet row {seen[real]} (sheet row {number})", genre, key))
+            collection.ignored.append(
+                Rejection(
+                    audio,
+                    f"the same file as sheet row {seen[real]} (sheet row {number})",
+                    genre,
+                    key,
+                )
+            )
         elif not os.path.isfile(audio):
-            collection.missing.append(Rejection(audio, f"no such file (sheet row {number})", genre, key))
+            collection.missing.append(
+                Rejection(audio, f"no such file (sheet row {number})", genre, key)
+            )
         else:
             seen[real] = number
             collection.items.append(Item(key, audio, spectrogram_path(genre, key), genre, path))
@@ -145,14 +181,20 @@ def rerooted(plan: Plan, root: str, decided: dict[str, str] | None = None) -> di
     blocks = {}
     for name, block in plan.blocks.items():
         move = lambda item: replace(item, png=spectrogram_path(item.label, item.key, root))  # noqa: E731
-        moved = Block(name, index_path(name, root), left_out=[(move(i), reason) for i, reason in block.left_out])
+        moved = Block(
+            name,
+            index_path(name, root),
+            left_out=[(move(i), reason) for i, reason in block.left_out],
+        )
         if decided is None:
             moved.recorded = read_index(moved.index)
         for item in map(move, block.members):
             if decided is not None:
                 reason = decided.get(item.key)
             else:  # the plan has sniffed the members already: only this set's own rejections count
-                reason = left_out_reason(item, moved.recorded.get(item.key), set(), sniff=lambda _: None)
+                reason = left_out_reason(
+                    item, moved.recorded.get(item.key), set(), sniff=lambda _: None
+                )
             if reason:
                 moved.left_out.append((item, reason))
             else:
@@ -201,7 +243,12 @@ def gtzan_split_warning(plan: Plan, config: dict, published: set[str]) -> str | 
 
 def published_gtzan_ids(lists: list[str | os.PathLike]) -> set[str]:
     """Track ids of the published GTZAN lists (``genre/genre.NNNNN.wav`` per line)."""
-    return {Path(line.strip()).stem for path in lists for line in Path(path).read_text().splitlines() if line.strip()}
+    return {
+        Path(line.strip()).stem
+        for path in lists
+        for line in Path(path).read_text().splitlines()
+        if line.strip()
+    }
 
 
 def rejection_summary(rejected: list[Rejection], limit: int = 20) -> str:
@@ -209,7 +256,12 @@ def rejection_summary(rejected: list[Rejection], limit: int = 20) -> str:
     lines = [f"  {r.path}: {r.reason}" for r in rejected[:limit]]
     if len(rejected) > limit:
         lines.append(f"  ... and {len(rejected) - limit} more")
-    return "\n".join([f"genreflow: {len(rejected)} audio file(s) rejected and skipped (results/qc/rejected.tsv):", *lines])
+    return "\n".join(
+        [
+            f"genreflow: {len(rejected)} audio file(s) rejected and skipped (results/qc/rejected.tsv):",
+            *lines,
+        ]
+    )
 
 
 def check_plan(plan: Plan, config: dict, workflow_root: str = ".") -> None:
@@ -221,7 +273,11 @@ def check_plan(plan: Plan, config: dict, workflow_root: str = ".") -> None:
     tracks = plan.tracks
     if not tracks:
         why = f"\n{rejection_summary(rejected)}" if rejected else ""
-        source = f"tracks: no usable track in the sheet '{config['tracks']}'" if config["tracks"] else f"audio_dir: no usable track in '{config['audio_dir']}'"
+        source = (
+            f"tracks: no usable track in the sheet '{config['tracks']}'"
+            if config["tracks"]
+            else f"audio_dir: no usable track in '{config['audio_dir']}'"
+        )
         raise ConfigError(f"{source} (empty dataset){why}")
     if not plan.fixed_split and config["split"]["method"] != "fault_filtered":
         check_split_counts(tracks, config["genres"], config["split"]["ratios"])
@@ -242,7 +298,13 @@ def check_split_counts(tracks: list[Item], genres: list[str], ratios: dict[str, 
         )
 
 
-def check_split(tracks: list[Item], genres: list[str], split_config: dict, workflow_root: str = ".", fixed: dict | None = None) -> None:
+def check_split(
+    tracks: list[Item],
+    genres: list[str],
+    split_config: dict,
+    workflow_root: str = ".",
+    fixed: dict | None = None,
+) -> None:
     """Run the split on the track ids now (it is cheap), so that a genre left without training
     tracks fails at start-up instead of after featurisation."""
     from .split import Entry, SplitError, assign

@@ -29,7 +29,14 @@ def plot_confusion(cm: np.ndarray, genres: list[str], path: str | os.PathLike, t
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black",
+                )
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     with atomic_path(path, ".png") as tmp:

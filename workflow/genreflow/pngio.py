@@ -18,10 +18,16 @@ from .atomic import atomic_path
 COMPRESS_LEVEL = 1
 
 
-def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str, str] | None = None) -> None:
+def write_png_atomic(
+    path: str | os.PathLike, image: np.ndarray, text: dict[str, str] | None = None
+) -> None:
     """Write an 8-bit grey (HxW) or RGB (HxWx3) image so that ``path`` is either absent or
     complete: a killed job leaves at most a hidden ``.*.tmp`` file, never a truncated PNG."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+    if (
+        image.dtype != np.uint8
+        or image.ndim not in (2, 3)
+        or (image.ndim == 3 and image.shape[2] != 3)
+    ):
         raise ValueError(f"expected uint8 HxW or HxWx3, got {image.dtype} {image.shape}")
     info = PngImagePlugin.PngInfo()
     for key, value in (text or {}).items():
@@ -70,4 +76,6 @@ def read_png(path: str | os.PathLike, sha256: str | None = None) -> np.ndarray:
                 raise DamagedSpectrogram(f"{path} cannot be decoded ({err})") from err
             why = f"it cannot be decoded: {err}"
     os.remove(path)
-    raise DamagedSpectrogram(f"{path} is damaged ({why}); removed: run snakemake again to make it again")
+    raise DamagedSpectrogram(
+        f"{path} is damaged ({why}); removed: run snakemake again to make it again"
+    )

@@ -10,17 +10,18 @@ rejection table show the original relative path.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
 from .atomic import sha256_of
 from .blocks import OK, Block, Item, block_name, display_path, plan_blocks, read_index, safe_id
-from .tables import read_table, write_table
 from .params import SpectrogramParams
 from .recipe import TrainSettings
+from .tables import read_table, write_table
 from .tracks import sniff_audio
+
 
 @dataclass(frozen=True)
 class PredictFile:
@@ -40,7 +41,9 @@ class PredictPlan:
     root: str  # results/predict/<name>
     files: list[PredictFile]  # every candidate, in folder order (the CSV's order)
     blocks: dict[str, Block]
-    skipped: list[Skipped] = field(default_factory=list)  # not even candidates (hidden, unreadable names)
+    skipped: list[Skipped] = field(
+        default_factory=list
+    )  # not even candidates (hidden, unreadable names)
 
     def probabilities(self, block: str) -> str:
         return f"{self.root}/probabilities/{block}.tsv"
@@ -48,7 +51,9 @@ class PredictPlan:
     @property
     def rejected(self) -> list[Skipped]:
         """Everything not classified, and why: skipped files and audio left out at start-up."""
-        left_out = [Skipped(item.name, reason) for b in self.blocks.values() for item, reason in b.left_out]
+        left_out = [
+            Skipped(item.name, reason) for b in self.blocks.values() for item, reason in b.left_out
+        ]
         return sorted(self.skipped + left_out, key=lambda s: s.relpath)
 
 
@@ -74,7 +79,11 @@ def discover(audio_dir: str) -> tuple[list[PredictFile], list[Skipped]]:
         rel_dir = os.path.relpath(dirpath, audio_dir).replace(os.sep, "/")
         prefix = "" if rel_dir == "." else f"{rel_dir}/"
         for d in sorted(d for d in dirnames if d.startswith(".")):
-            skipped.append(Skipped(display_path(f"{prefix}{d}/"), "hidden folder, skipped with everything in it"))
+            skipped.append(
+                Skipped(
+                    display_path(f"{prefix}{d}/"), "hidden folder, skipped with everything in it"
+                )
+            )
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             relpath, path = f"{prefix}{name}", os.path.join(dirpath, name)
@@ -106,7 +115,10 @@ def make_predict_plan(
     """The folder's files as featurisation blocks (hashed: file names carry no track number)."""
     root = predict_root(name)
     files, skipped = discover(audio_dir)
-    items = [Item(f.safe_id, f.audio, f"{root}/spectrograms/{f.safe_id}.png", "", f.relpath) for f in files]
+    items = [
+        Item(f.safe_id, f.audio, f"{root}/spectrograms/{f.safe_id}.png", "", f.relpath)
+        for f in files
+    ]
     blocks = plan_blocks(
         items,
         block_of=lambda key: block_name(key, 1, hash_blocks),
@@ -119,7 +131,12 @@ def make_predict_plan(
 
 
 def classify_block(
-    model_path: str, index: str, table: str, genres: Sequence[str], settings: TrainSettings, spec: SpectrogramParams,
+    model_path: str,
+    index: str,
+    table: str,
+    genres: Sequence[str],
+    settings: TrainSettings,
+    spec: SpectrogramParams,
     forced: Callable[[str], bool],
 ) -> int:
     """Bring a block's probability table up to date; returns how many files were classified.
@@ -134,16 +151,32 @@ def classify_block(
     kept, todo = [], []
     for record in featurised:
         row = previous.get(record["key"])
-        if row and row["png_sha256"] == record["png_sha256"] and row["model_sha256"] == model_sha256 and all(c in row for c in columns):
+        if (
+            row
+            and row["png_sha256"] == record["png_sha256"]
+            and row["model_sha256"] == model_sha256
+            and all(c in row for c in columns)
+        ):
             kept.append(row)
         else:
             todo.append(record)
     rows = kept + [
-        {"key": r["key"], "file": r["name"], "png_sha256": r["png_sha256"], "model_sha256": model_sha256, "windows": len(w),
-         **{c: f"{p:.6f}" for c, p in zip(columns, w.mean(axis=0))}}
+        {
+            "key": r["key"],
+            "file": r["name"],
+            "png_sha256": r["png_sha256"],
+            "model_sha256": model_sha256,
+            "windows": len(w),
+            **{c: f"{p:.6f}" for c, p in zip(columns, w.mean(axis=0))},
+        }
         for r, w in zip(todo, _window_probabilities(model_path, todo, genres, settings, spec))
     ]
-    write_table(table, pd.DataFrame(rows, columns=["key", "file", "png_sha256", "model_sha256", "windows", *columns]))
+    write_table(
+        table,
+        pd.DataFrame(
+            rows, columns=["key", "file", "png_sha256", "model_sha256", "windows", *columns]
+        ),
+    )
     return len(todo)
 
 
@@ -157,19 +190,37 @@ def _window_probabilities(model_path, records, genres, settings, spec) -> list:
     model = keras.models.load_model(model_path)
     n_classes = model.output_shape[-1]
     if n_classes != len(genres):
-        raise ValueError(f"{model_path} predicts {n_classes} classes but the config lists {len(genres)} genres")
-    return predict_tracks(model, [r["png"] for r in records], settings, spec, sha256s=[r["png_sha256"] for r in records])
+        raise ValueError(
+            f"{model_path} predicts {n_classes} classes but the config lists {len(genres)} genres"
+        )
+    return predict_tracks(
+        model,
+        [r["png"] for r in records],
+        settings,
+        spec,
+        sha256s=[r["png_sha256"] for r in records],
+    )
 
 
-def predictions_table(tables: Iterable[str], order: Sequence[str], genres: Sequence[str]) -> pd.DataFrame:
+def predictions_table(
+    tables: Iterable[str], order: Sequence[str], genres: Sequence[str]
+) -> pd.DataFrame:
     """file, top_genre, p_<genre>... for every classified file, in folder order."""
     columns = [f"p_{g}" for g in genres]
-    rows = pd.concat([read_table(t) for t in tables] or [pd.DataFrame(columns=["key", "file", *columns])])
+    rows = pd.concat(
+        [read_table(t) for t in tables] or [pd.DataFrame(columns=["key", "file", *columns])]
+    )
     rank = {key: i for i, key in enumerate(order)}
     rows = rows.assign(rank=rows["key"].map(rank)).sort_values("rank")
     probabilities = rows[columns].astype(float)
     top = probabilities.to_numpy().argmax(axis=1) if len(rows) else []
-    return pd.DataFrame({"file": rows["file"], "top_genre": [genres[i] for i in top], **{c: rows[c] for c in columns}})
+    return pd.DataFrame(
+        {
+            "file": rows["file"],
+            "top_genre": [genres[i] for i in top],
+            **{c: rows[c] for c in columns},
+        }
+    )
 
 
 def write_predictions_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:

@@ -23,8 +23,12 @@ class TrainSettings:
     filters: tuple[int, ...] = (16, 32, 64, 128)
     input_pool: tuple[int, ...] = (2, 2)  # (mel bands, frames) averaged before the first conv
     dropout: float = 0.3
-    ema_momentum: float = 0.99  # > 0: evaluate and keep an exponential moving average of the weights
-    freq_masks: int = 0  # SpecAugment masks, off by default (chosen by cross-validation, see README)
+    ema_momentum: float = (
+        0.99  # > 0: evaluate and keep an exponential moving average of the weights
+    )
+    freq_masks: int = (
+        0  # SpecAugment masks, off by default (chosen by cross-validation, see README)
+    )
     freq_mask_max: int = 16
     time_masks: int = 0
     time_mask_max: int = 24
@@ -36,7 +40,9 @@ class TrainSettings:
     deterministic: bool = True
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> "TrainSettings":
+    def from_config(cls, section: dict[str, Any]) -> TrainSettings:
         names = {f.name for f in fields(cls)}
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items() if k in names}
+        values = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items() if k in names
+        }
         return cls(**values)

@@ -8,6 +8,7 @@ Keras 3 runs the same model code on TensorFlow, JAX or PyTorch; the backend is f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -45,7 +46,9 @@ def select_backend(backend: str) -> None:
     """Make ``backend`` the one ``import keras`` loads; an already imported Keras must agree."""
     keras = sys.modules.get("keras")
     if keras is not None and keras.backend.backend() != backend:
-        raise RuntimeError(f"keras was imported with the {keras.backend.backend()} backend before {backend} was chosen")
+        raise RuntimeError(
+            f"keras was imported with the {keras.backend.backend()} backend before {backend} was chosen"
+        )
     os.environ["KERAS_BACKEND"] = backend
 
 
@@ -69,7 +72,9 @@ def _set_up_tensorflow(threads: int, deterministic: bool) -> bool:
 def _add_xla_flags(*flags: str) -> None:
     """XLA reads XLA_FLAGS once, when JAX starts its first device: a later call has no effect."""
     present = os.environ.get("XLA_FLAGS", "").split()
-    os.environ["XLA_FLAGS"] = " ".join(present + [f for f in flags if f.split("=")[0] not in {p.split("=")[0] for p in present}])
+    os.environ["XLA_FLAGS"] = " ".join(
+        present + [f for f in flags if f.split("=")[0] not in {p.split("=")[0] for p in present}]
+    )
 
 
 def _set_up_jax(threads: int, deterministic: bool) -> bool:
@@ -86,15 +91,15 @@ def _set_up_jax(threads: int, deterministic: bool) -> bool:
 
 def _set_up_torch(threads: int, deterministic: bool) -> bool:
     if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS refuses determinism without it
+        os.environ.setdefault(
+            "CUBLAS_WORKSPACE_CONFIG", ":4096:8"
+        )  # cuBLAS refuses determinism without it
     import torch
 
     if threads > 0:
         torch.set_num_threads(threads)
-        try:
+        with contextlib.suppress(RuntimeError):  # fixed at first use, as with TensorFlow
             torch.set_num_interop_threads(min(2, threads))
-        except RuntimeError:
-            pass  # fixed at first use, as with TensorFlow
     if deterministic:
         # warn_only: an op without a deterministic kernel warns instead of stopping the training
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -141,14 +146,30 @@ def seed_everything(seed: int, backend: str) -> None:
             del sys.modules["tensorflow"]
 
 
-def configure(seed: int, threads: int, mixed_precision: str | bool, xla: str | bool, deterministic: bool, backend: str = "auto") -> Runtime:
+def configure(
+    seed: int,
+    threads: int,
+    mixed_precision: str | bool,
+    xla: str | bool,
+    deterministic: bool,
+    backend: str = "auto",
+) -> Runtime:
     name = resolve_backend(backend)
     select_backend(name)
     gpu = _SET_UP[name](threads, deterministic)
     import keras
 
     seed_everything(seed, name)
-    runtime = Runtime(backend=name, gpu=gpu, mixed_precision=_switch(mixed_precision, gpu), xla=_compiles(name, xla, gpu, deterministic))
-    keras.mixed_precision.set_global_policy("mixed_float16" if runtime.mixed_precision else "float32")
-    log.info("runtime: %s, seed %d, %d threads, deterministic=%s", runtime, seed, threads, deterministic)
+    runtime = Runtime(
+        backend=name,
+        gpu=gpu,
+        mixed_precision=_switch(mixed_precision, gpu),
+        xla=_compiles(name, xla, gpu, deterministic),
+    )
+    keras.mixed_precision.set_global_policy(
+        "mixed_float16" if runtime.mixed_precision else "float32"
+    )
+    log.info(
+        "runtime: %s, seed %d, %d threads, deterministic=%s", runtime, seed, threads, deterministic
+    )
     return runtime

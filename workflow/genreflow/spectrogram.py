@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def log_mel(samples: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+def log_mel(
+    samples: np.ndarray,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    n_mels: int,
+    fmin: float,
+    fmax: float,
+) -> np.ndarray:
     """Mel power in dB relative to full scale (ref 1.0), shape (n_mels, frames): librosa's
     ``melspectrogram`` (centred frames, zero padding, Slaney mel filters) and ``power_to_db``.
 
@@ -14,8 +22,16 @@ def log_mel(samples: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, 
     import librosa  # ~1.5 s to import: paid once per featurisation job, not per file
 
     mel = librosa.feature.melspectrogram(
-        y=samples, sr=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax,
-        power=2.0, center=True, pad_mode="constant",
+        y=samples,
+        sr=sample_rate,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        fmin=fmin,
+        fmax=fmax,
+        power=2.0,
+        center=True,
+        pad_mode="constant",
     )
     return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
 
@@ -40,7 +56,17 @@ def blog_specgram_image(samples: np.ndarray, width_px: int, height_px: int) -> n
         ax = fig.add_axes((0, 0, 1, 1))
         # a silent clip makes specgram's log10 warn and draw -inf; the image stays well defined
         with np.errstate(divide="ignore", invalid="ignore"):
-            ax.specgram(samples + 1e-12, NFFT=2048, Fs=2, Fc=0, noverlap=128, cmap="inferno", sides="default", mode="default", scale="dB")
+            ax.specgram(
+                samples + 1e-12,
+                NFFT=2048,
+                Fs=2,
+                Fc=0,
+                noverlap=128,
+                cmap="inferno",
+                sides="default",
+                mode="default",
+                scale="dB",
+            )
         ax.set_axis_off()
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())

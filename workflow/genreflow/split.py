@@ -7,9 +7,9 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -37,7 +37,9 @@ def hash_fraction(track: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def split_by_hash(entries: Iterable[Entry], ratios: Mapping[str, float], seed: int) -> dict[str, str]:
+def split_by_hash(
+    entries: Iterable[Entry], ratios: Mapping[str, float], seed: int
+) -> dict[str, str]:
     """Each track's split from a hash of its id: adding or removing tracks never moves another one."""
     bounds, total = [], 0.0
     for name in SPLITS:
@@ -50,7 +52,9 @@ def split_by_hash(entries: Iterable[Entry], ratios: Mapping[str, float], seed: i
     return assignment
 
 
-def split_stratified(entries: Iterable[Entry], ratios: Mapping[str, float], seed: int) -> dict[str, str]:
+def split_stratified(
+    entries: Iterable[Entry], ratios: Mapping[str, float], seed: int
+) -> dict[str, str]:
     """split-folders' ``ratio`` method, run by split-folders itself: per genre, the sorted file
     names shuffled with the seed and cut at the ratios.
 
@@ -75,9 +79,17 @@ def split_stratified(entries: Iterable[Entry], ratios: Mapping[str, float], seed
             by_name[(entry.genre, source.name)] = entry.track
         if not by_name:
             return {}
-        splitfolders.ratio(str(staging), output=str(result), seed=seed, ratio=tuple(ratios[n] for n in names), move=True)
+        splitfolders.ratio(
+            str(staging),
+            output=str(result),
+            seed=seed,
+            ratio=tuple(ratios[n] for n in names),
+            move=True,
+        )
         # split-folders names its folders train/val(/test) whatever the ratios' names
-        return {by_name[(f.parent.name, f.name)]: f.parent.parent.name for f in result.glob("*/*/*")}
+        return {
+            by_name[(f.parent.name, f.name)]: f.parent.parent.name for f in result.glob("*/*/*")
+        }
 
 
 def read_split_lists(lists: Mapping[str, str | os.PathLike]) -> dict[str, str]:
@@ -98,11 +110,17 @@ def resolve_lists(lists: Mapping[str, str], workflow_root: str | os.PathLike) ->
     resolved = {}
     for name, path in lists.items():
         candidate = Path(path)
-        resolved[name] = candidate if candidate.is_absolute() or candidate.exists() else Path(workflow_root) / candidate
+        resolved[name] = (
+            candidate
+            if candidate.is_absolute() or candidate.exists()
+            else Path(workflow_root) / candidate
+        )
     return resolved
 
 
-def split_by_lists(entries: Iterable[Entry], lists: Mapping[str, str | os.PathLike]) -> tuple[dict[str, str], list[str]]:
+def split_by_lists(
+    entries: Iterable[Entry], lists: Mapping[str, str | os.PathLike]
+) -> tuple[dict[str, str], list[str]]:
     """Tracks in the published lists keep their split; the others are left out and named."""
     listed = read_split_lists(lists)
     assignment, unlisted = {}, []
@@ -122,7 +140,9 @@ def summarise(entries: Iterable[Entry], assignment: Mapping[str, str]) -> dict[s
     return counts
 
 
-def check_assignment(entries: list[Entry], assignment: Mapping[str, str], genres: list[str]) -> list[str]:
+def check_assignment(
+    entries: list[Entry], assignment: Mapping[str, str], genres: list[str]
+) -> list[str]:
     """Errors that make training meaningless, and warnings that only weaken evaluation."""
     if not any(split == "train" for split in assignment.values()):
         raise SplitError("the split has no training track")
@@ -132,15 +152,23 @@ def check_assignment(entries: list[Entry], assignment: Mapping[str, str], genres
     warnings = []
     for genre in genres:
         if counts[genre]["train"] == 0:
-            raise SplitError(f"genre '{genre}' has no training track ({dict(counts[genre]) or 'no tracks'})")
+            raise SplitError(
+                f"genre '{genre}' has no training track ({dict(counts[genre]) or 'no tracks'})"
+            )
         for name in ("val", "test"):
             if counts[genre][name] == 0 and any(s == name for s in assignment.values()):
                 warnings.append(f"genre '{genre}' has no track in '{name}'")
     return warnings
 
 
-def write_manifest(path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str]) -> None:
-    rows = [(e.track, e.genre, assignment[e.track], e.spectrogram, e.sha256) for e in entries if e.track in assignment]
+def write_manifest(
+    path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str]
+) -> None:
+    rows = [
+        (e.track, e.genre, assignment[e.track], e.spectrogram, e.sha256)
+        for e in entries
+        if e.track in assignment
+    ]
     table = pd.DataFrame(rows, columns=list(MANIFEST_FIELDS)).sort_values(["genre", "track"])
     write_table(path, table, sep=",")
 
@@ -158,11 +186,13 @@ def link_or_copy(source: Path, link: Path) -> None:
         shutil.copy2(source, link)
 
 
-def build_tree(tree_dirs: Mapping[str, str | os.PathLike], rows: list[dict[str, str]], genres: list[str]) -> None:
+def build_tree(
+    tree_dirs: Mapping[str, str | os.PathLike], rows: list[dict[str, str]], genres: list[str]
+) -> None:
     """``<split>/<genre>/<track>.png`` links, with every genre folder present even when empty
     (``image_dataset_from_directory`` infers classes from folders)."""
-    for split, root in tree_dirs.items():
-        root = Path(root)
+    for folder in tree_dirs.values():
+        root = Path(folder)
         if root.exists():
             shutil.rmtree(root)
         for genre in genres:
@@ -174,7 +204,11 @@ def build_tree(tree_dirs: Mapping[str, str | os.PathLike], rows: list[dict[str, 
 
 
 def assign(
-    entries: list[Entry], split_config: Mapping, genres: list[str], workflow_root: str | os.PathLike = ".", fixed: Mapping[str, str] | None = None
+    entries: list[Entry],
+    split_config: Mapping,
+    genres: list[str],
+    workflow_root: str | os.PathLike = ".",
+    fixed: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """Dispatch on ``split.method``; a sample sheet's split column (``fixed``) overrides it.
     Returns the assignment and warnings worth logging."""
@@ -187,19 +221,30 @@ def assign(
     elif method == "ratio":
         assignment = split_stratified(entries, split_config["ratios"], seed)
     elif method == "fault_filtered":
-        assignment, unlisted = split_by_lists(entries, resolve_lists(split_config["lists"], workflow_root))
+        assignment, unlisted = split_by_lists(
+            entries, resolve_lists(split_config["lists"], workflow_root)
+        )
         if unlisted:
             shown = ", ".join(unlisted[:10]) + (" ..." if len(unlisted) > 10 else "")
-            warnings.append(f"{len(unlisted)} track(s) are not in the published lists and are left out: {shown}")
+            warnings.append(
+                f"{len(unlisted)} track(s) are not in the published lists and are left out: {shown}"
+            )
     else:
         raise SplitError(f"split.method: unknown method '{method}'")
     return assignment, warnings + check_assignment(entries, assignment, genres)
 
 
-def write_summary(path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str], genres: list[str]) -> None:
+def write_summary(
+    path: str | os.PathLike, entries: list[Entry], assignment: Mapping[str, str], genres: list[str]
+) -> None:
     """Tracks per genre and split, with totals, as a TSV a person can read."""
-    assigned = pd.DataFrame([(e.genre, assignment[e.track]) for e in entries if e.track in assignment], columns=["genre", "split"])
-    counts = pd.crosstab(assigned["genre"], assigned["split"]).reindex(index=genres, columns=list(SPLITS), fill_value=0)
+    assigned = pd.DataFrame(
+        [(e.genre, assignment[e.track]) for e in entries if e.track in assignment],
+        columns=["genre", "split"],
+    )
+    counts = pd.crosstab(assigned["genre"], assigned["split"]).reindex(
+        index=genres, columns=list(SPLITS), fill_value=0
+    )
     counts["total"] = counts.sum(axis=1)
     counts.loc["total"] = counts.sum()
     write_table(path, counts.rename_axis("genre").reset_index())

@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .plots import plot_confusion
 from .metrics import mean_std, score
+from .plots import plot_confusion
 from .tables import read_track_predictions, write_report_table, write_track_predictions
 
 SCALARS = ("loss", "window_accuracy", "track_accuracy", "macro_f1")
 
 
-def ensemble_split(prediction_files: list[str], genres: list[str]) -> tuple[list[dict[str, str]], np.ndarray, dict]:
+def ensemble_split(
+    prediction_files: list[str], genres: list[str]
+) -> tuple[list[dict[str, str]], np.ndarray, dict]:
     """Mean track probabilities over seeds, scored at track level."""
     tables = [read_track_predictions(p) for p in prediction_files]
     rows = tables[0][0].to_dict("records")
@@ -30,20 +32,35 @@ def ensemble_split(prediction_files: list[str], genres: list[str]) -> tuple[list
     return rows, probabilities, scores
 
 
-def summarize(seed_metrics, seed_predictions, seeds, splits, genres, recipe, primary, outputs) -> str:
-    per_seed = {seed: json.loads(Path(p).read_text())["splits"] for seed, p in zip(seeds, seed_metrics)}
+def summarize(
+    seed_metrics, seed_predictions, seeds, splits, genres, recipe, primary, outputs
+) -> str:
+    per_seed = {
+        seed: json.loads(Path(p).read_text())["splits"] for seed, p in zip(seeds, seed_metrics)
+    }
     report: dict = {"recipe": recipe, "seeds": list(seeds), "splits": {}}
     for split_index, split in enumerate(splits):
         files = [seed_predictions[i * len(splits) + split_index] for i in range(len(seeds))]
         rows, probabilities, ensemble = ensemble_split(files, genres)
-        target = outputs["predictions"][split_index] if isinstance(outputs["predictions"], list) else outputs["predictions"]
+        target = (
+            outputs["predictions"][split_index]
+            if isinstance(outputs["predictions"], list)
+            else outputs["predictions"]
+        )
         write_track_predictions(
-            target, [r["file"] for r in rows], [r["track"] for r in rows], [r["true_genre"] for r in rows], probabilities, genres
+            target,
+            [r["file"] for r in rows],
+            [r["track"] for r in rows],
+            [r["true_genre"] for r in rows],
+            probabilities,
+            genres,
         )
         seeds_here = {seed: m[split] for seed, m in per_seed.items() if split in m}
         report["splits"][split] = {
             "ensemble": ensemble,
-            "mean_std": {k: mean_std([m[k] for m in seeds_here.values()]) for k in SCALARS} if seeds_here else {},
+            "mean_std": {k: mean_std([m[k] for m in seeds_here.values()]) for k in SCALARS}
+            if seeds_here
+            else {},
             "per_seed": seeds_here,
         }
     # The headline is the held-out test split, or nothing: validation scores picked the epoch
@@ -66,11 +83,26 @@ def summarize(seed_metrics, seed_predictions, seeds, splits, genres, recipe, pri
     shown = "test" if headline else "val"
     shown_scores = report["splits"].get(shown, {}).get("ensemble", {})
     label = "test split" if headline else "VALIDATION split (no test split: not a held-out result)"
-    cm = np.array(shown_scores.get("confusion_matrix", np.zeros((len(genres), len(genres)), dtype=int)))
-    plot_confusion(cm, genres, outputs["confusion"], f"{recipe} recipe, {label}, {len(seeds)} seed(s)")
+    cm = np.array(
+        shown_scores.get("confusion_matrix", np.zeros((len(genres), len(genres)), dtype=int))
+    )
+    plot_confusion(
+        cm, genres, outputs["confusion"], f"{recipe} recipe, {label}, {len(seeds)} seed(s)"
+    )
     write_report_table(
-        outputs["per_class"], ("split", "genre", "precision", "recall", "f1", "support"),
-        ([shown, g, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"]] for g, c in shown_scores.get("per_class", {}).items()),
+        outputs["per_class"],
+        ("split", "genre", "precision", "recall", "f1", "support"),
+        (
+            [
+                shown,
+                g,
+                f"{c['precision']:.3f}",
+                f"{c['recall']:.3f}",
+                f"{c['f1']:.3f}",
+                c["support"],
+            ]
+            for g, c in shown_scores.get("per_class", {}).items()
+        ),
     )
     for key in ("model", "history", "curves"):
         with atomic_path(outputs[key], Path(outputs[key]).suffix) as tmp:
@@ -82,7 +114,11 @@ def one_line_summary(report: dict) -> str:
     split = report["headline_split"]
     if split is None:
         val = report["splits"].get("val", {}).get("ensemble", {})
-        shown = f": validation track accuracy {val['track_accuracy']:.1%}, which is no test result" if val.get("track_accuracy") is not None else ""
+        shown = (
+            f": validation track accuracy {val['track_accuracy']:.1%}, which is no test result"
+            if val.get("track_accuracy") is not None
+            else ""
+        )
         return f"genreflow: {report['recipe']} recipe, no held-out test split (split.ratios.test is 0){shown}"
     stats = report["splits"].get(split, {}).get("mean_std", {})
     parts = [f"{report['recipe']} recipe, {split} split"]
@@ -93,5 +129,7 @@ def one_line_summary(report: dict) -> str:
     if report.get("macro_f1") is not None:
         parts.append(f"macro-F1 {report['macro_f1']:.3f}")
     if stats.get("track_accuracy", {}).get("n", 0) > 1:
-        parts.append(f"seeds {stats['track_accuracy']['mean']:.1%} +- {stats['track_accuracy']['std']:.1%}")
+        parts.append(
+            f"seeds {stats['track_accuracy']['mean']:.1%} +- {stats['track_accuracy']['std']:.1%}"
+        )
     return "genreflow: " + ", ".join(parts)

@@ -5,7 +5,7 @@ bytes that are not UTF-8 kept as they are)."""
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,9 @@ _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def read_table(path: str | os.PathLike, sep: str = "\t") -> pd.DataFrame:
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding_errors="surrogateescape")
+    return pd.read_csv(
+        path, sep=sep, dtype=str, keep_default_na=False, encoding_errors="surrogateescape"
+    )
 
 
 def write_table(path: str | os.PathLike, table: pd.DataFrame, sep: str = "\t") -> None:
@@ -36,7 +38,9 @@ def shown(value: object) -> str:
 
 def write_report_table(path: str | os.PathLike, columns: Sequence[str], rows) -> None:
     """A table for people (QC, per-class scores): one line per row, whatever the file names."""
-    write_table(path, pd.DataFrame([[shown(v) for v in row] for row in rows], columns=list(columns)))
+    write_table(
+        path, pd.DataFrame([[shown(v) for v in row] for row in rows], columns=list(columns))
+    )
 
 
 def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -54,11 +58,17 @@ def write_track_predictions(
 ) -> None:
     """file, track, true genre, predicted genre, one probability column per genre."""
     probabilities = np.asarray(probabilities, dtype=float).reshape(len(tracks), len(genres))
-    table = pd.DataFrame({
-        "file": list(files), "track": list(tracks), "true_genre": list(true_genres),
-        "predicted_genre": [genres[i] for i in probabilities.argmax(axis=1)] if len(tracks) else [],
-        **{f"p_{g}": [f"{p:.6f}" for p in probabilities[:, i]] for i, g in enumerate(genres)},
-    })
+    table = pd.DataFrame(
+        {
+            "file": list(files),
+            "track": list(tracks),
+            "true_genre": list(true_genres),
+            "predicted_genre": [genres[i] for i in probabilities.argmax(axis=1)]
+            if len(tracks)
+            else [],
+            **{f"p_{g}": [f"{p:.6f}" for p in probabilities[:, i]] for i, g in enumerate(genres)},
+        }
+    )
     write_table(path, table, sep=",")
 
 

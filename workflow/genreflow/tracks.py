@@ -46,7 +46,9 @@ class Rejection:
     track_id: str = ""
 
 
-def discover_tracks(audio_dir: str | os.PathLike, genres: list[str]) -> tuple[list[Track], list[Rejection]]:
+def discover_tracks(
+    audio_dir: str | os.PathLike, genres: list[str]
+) -> tuple[list[Track], list[Rejection]]:
     """Tracks laid out as ``<genre>/<genre>.NNNNN.{au,wav,flac}``, plus every file that was skipped and why.
 
     Files that do not follow the layout (``.DS_Store``, ``._*``, ``*.mf``, PNGs, folders of
@@ -63,7 +65,9 @@ def discover_tracks(audio_dir: str | os.PathLike, genres: list[str]) -> tuple[li
         if not entry.is_dir():
             ignored.append(Rejection(entry.path, "not inside a genre folder"))
         elif entry.name not in wanted:
-            ignored.append(Rejection(entry.path, f"folder '{entry.name}' is not a configured genre"))
+            ignored.append(
+                Rejection(entry.path, f"folder '{entry.name}' is not a configured genre")
+            )
         else:
             found, skipped = scan_genre_folder(entry.path, entry.name)
             tracks += found
@@ -84,12 +88,23 @@ def scan_genre_folder(folder: str, genre: str) -> tuple[list[Track], list[Reject
         elif not f.is_file():
             ignored.append(Rejection(f.path, "not a regular file", genre=genre))
         elif match["genre"] != genre:
-            ignored.append(Rejection(f.path, f"file of genre '{match['genre']}' inside folder '{genre}'", genre=genre))
+            ignored.append(
+                Rejection(
+                    f.path, f"file of genre '{match['genre']}' inside folder '{genre}'", genre=genre
+                )
+            )
         else:
             track_id = f"{match['genre']}.{match['number']}"
             if track_id in seen:
                 # blues.00001.au next to blues.00001.wav: one spectrogram name, so only one can be used
-                ignored.append(Rejection(f.path, f"same track id as {os.path.basename(seen[track_id])}", genre, track_id))
+                ignored.append(
+                    Rejection(
+                        f.path,
+                        f"same track id as {os.path.basename(seen[track_id])}",
+                        genre,
+                        track_id,
+                    )
+                )
                 continue
             seen[track_id] = f.path
             tracks.append(Track(genre, track_id, f.path))
@@ -101,7 +116,11 @@ def describe_content(head: bytes) -> str:
     for magic, name in NON_AUDIO_MAGIC:
         if head.startswith(magic):
             return name
-    if head and not head.startswith(b"NIST_1A") and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+    if (
+        head
+        and not head.startswith(b"NIST_1A")
+        and all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    ):
         return "text file"  # NIST SPHERE audio starts with a text header
     return "unknown data"
 
@@ -143,7 +162,9 @@ def sniff_audio(path: str | os.PathLike) -> str | None:
         info = soundfile.info(str(path))
     except Exception as err:  # libsndfile raises several types for unknown formats
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        first_line = first_line.removeprefix(f"Error opening {str(path)!r}: ")  # the path is in its own column
+        first_line = first_line.removeprefix(
+            f"Error opening {str(path)!r}: "
+        )  # the path is in its own column
         return f"not a readable audio file: {describe_content(read_head(path))} ({first_line})"
     if info.format == "RAW":
         # no header libsndfile knows; it guessed headerless audio from the extension

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from . import data, models
-from .augment import SpecAugment, blog_augmentation, with_masks
 from .atomic import atomic_path
+from .augment import SpecAugment, blog_augmentation, with_masks
 from .params import SpectrogramParams
 from .recipe import TrainSettings
 
@@ -56,17 +56,39 @@ class TrainingBatches(keras.utils.PyDataset):
     training step: one such layer (Keras marks RandomZoom ``supports_jit=False``) would make
     Keras run the whole step uncompiled."""
 
-    def __init__(self, images, onehot, batch_size: int, seed: int, draws_per_track: int = 1, width: int | None = None, mixup_alpha: float = 0.0, augment=None):
+    def __init__(
+        self,
+        images,
+        onehot,
+        batch_size: int,
+        seed: int,
+        draws_per_track: int = 1,
+        width: int | None = None,
+        mixup_alpha: float = 0.0,
+        augment=None,
+    ):
         super().__init__()
         self.images = data.pad_to_width(images, width) if width else images
-        self.onehot, self.batch_size, self.seed, self.draws_per_track = onehot, batch_size, seed, draws_per_track
+        self.onehot, self.batch_size, self.seed, self.draws_per_track = (
+            onehot,
+            batch_size,
+            seed,
+            draws_per_track,
+        )
         self.width, self.mixup_alpha, self.augment = width, mixup_alpha, augment
         self.epoch = 0
         self.draw()
 
     def draw(self) -> None:
         n_frames = self.images.shape[2]
-        self.tracks, self.starts = data.epoch_draws(len(self.images), self.draws_per_track, n_frames, self.width or n_frames, self.seed, self.epoch)
+        self.tracks, self.starts = data.epoch_draws(
+            len(self.images),
+            self.draws_per_track,
+            n_frames,
+            self.width or n_frames,
+            self.seed,
+            self.epoch,
+        )
 
     def __len__(self) -> int:
         return math.ceil(len(self.tracks) / self.batch_size)
@@ -80,7 +102,12 @@ class TrainingBatches(keras.utils.PyDataset):
             images = self.images[tracks]
         labels = self.onehot[tracks]
         if self.mixup_alpha > 0:
-            images, labels = data.mixup(images, labels, self.mixup_alpha, np.random.default_rng([self.seed, self.epoch, index]))
+            images, labels = data.mixup(
+                images,
+                labels,
+                self.mixup_alpha,
+                np.random.default_rng([self.seed, self.epoch, index]),
+            )
         if self.augment is not None:
             images = keras.ops.convert_to_numpy(self.augment(images, training=True))
         return images, labels
@@ -90,13 +117,18 @@ class TrainingBatches(keras.utils.PyDataset):
         self.draw()
 
 
-def validation_windows(rows, genres, settings: TrainSettings, spec: SpectrogramParams) -> tuple[np.ndarray, np.ndarray]:
+def validation_windows(
+    rows, genres, settings: TrainSettings, spec: SpectrogramParams
+) -> tuple[np.ndarray, np.ndarray]:
     """Non-overlapping windows covering each validation track, and their one-hot labels: enough
     to early-stop on, and half the cost of the overlapping windows the final evaluation uses,
     every epoch."""
     width = window_frames(settings, spec)
     windows, labels = [], []
-    for image, label in zip(data.load_images([r["spectrogram"] for r in rows], [r.get("sha256") for r in rows]), labels_of(rows, genres)):
+    for image, label in zip(
+        data.load_images([r["spectrogram"] for r in rows], [r.get("sha256") for r in rows]),
+        labels_of(rows, genres),
+    ):
         w = data.sliding_windows(image, width, width)
         windows.append(w)
         labels.extend([label] * len(w))
@@ -114,13 +146,25 @@ def draws_per_track(n_tracks: int, settings: TrainSettings) -> int:
 def default_datasets(rows, genres, settings: TrainSettings, spec: SpectrogramParams, seed: int):
     """(training batches, (validation windows, labels), steps per epoch, input shape)."""
     train_rows = rows_of(rows, "train")
-    images = data.load_images([r["spectrogram"] for r in train_rows], [r.get("sha256") for r in train_rows])
+    images = data.load_images(
+        [r["spectrogram"] for r in train_rows], [r.get("sha256") for r in train_rows]
+    )
     width = window_frames(settings, spec)
     train = TrainingBatches(
-        images, one_hot(labels_of(train_rows, genres), len(genres)), settings.batch_size, seed,
-        draws_per_track=draws_per_track(len(train_rows), settings), width=width, mixup_alpha=settings.mixup_alpha,
+        images,
+        one_hot(labels_of(train_rows, genres), len(genres)),
+        settings.batch_size,
+        seed,
+        draws_per_track=draws_per_track(len(train_rows), settings),
+        width=width,
+        mixup_alpha=settings.mixup_alpha,
     )
-    return train, validation_windows(rows_of(rows, "val"), genres, settings, spec), len(train), (images.shape[1], width, 1)
+    return (
+        train,
+        validation_windows(rows_of(rows, "val"), genres, settings, spec),
+        len(train),
+        (images.shape[1], width, 1),
+    )
 
 
 def blog_pictures(tree_dir: str, genres: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +172,11 @@ def blog_pictures(tree_dir: str, genres: list[str], size: int) -> tuple[np.ndarr
     paths, labels = [], []
     for index, genre in enumerate(genres):
         folder = Path(tree_dir, genre)
-        found = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+        found = (
+            sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+            if folder.is_dir()
+            else []
+        )
         paths += found
         labels += [index] * len(found)
     pictures = np.stack([data.blog_picture(data.read_png(p), size) for p in paths])
@@ -137,19 +185,34 @@ def blog_pictures(tree_dir: str, genres: list[str], size: int) -> tuple[np.ndarr
 
 def blog_datasets(tree_dirs: dict[str, str], genres, settings: TrainSettings, seed: int):
     pictures, onehot = blog_pictures(tree_dirs["train"], genres, settings.image_size)
-    train = TrainingBatches(pictures, onehot, settings.batch_size, seed, augment=blog_augmentation(seed))
-    return train, blog_pictures(tree_dirs["val"], genres, settings.image_size), len(train), (settings.image_size, settings.image_size, 3)
+    train = TrainingBatches(
+        pictures, onehot, settings.batch_size, seed, augment=blog_augmentation(seed)
+    )
+    return (
+        train,
+        blog_pictures(tree_dirs["val"], genres, settings.image_size),
+        len(train),
+        (settings.image_size, settings.image_size, 3),
+    )
 
 
 def trainable(classifier: keras.Model, settings: TrainSettings, seed: int) -> keras.Model:
     """The model that is trained: the classifier behind its recipe's in-step augmentation."""
     if settings.recipe == "blog":
         return classifier  # its augmentation is in its batches
-    masks = SpecAugment(settings.freq_masks, settings.freq_mask_max, settings.time_masks, settings.time_mask_max, seed=seed)
+    masks = SpecAugment(
+        settings.freq_masks,
+        settings.freq_mask_max,
+        settings.time_masks,
+        settings.time_mask_max,
+        seed=seed,
+    )
     return with_masks(classifier, masks)
 
 
-def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: int, xla: bool) -> None:
+def compile_model(
+    model: keras.Model, settings: TrainSettings, steps_per_epoch: int, xla: bool
+) -> None:
     """``xla``: compile the training step (see :class:`genreflow.runtime.Runtime`); JAX always
     does, since it would otherwise run op by op."""
     if settings.recipe == "blog":
@@ -159,15 +222,25 @@ def compile_model(model: keras.Model, settings: TrainSettings, steps_per_epoch: 
         total = max(1, settings.epochs * steps_per_epoch)
         warmup = min(total - 1, settings.warmup_epochs * steps_per_epoch)
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=settings.learning_rate / 10, decay_steps=total - warmup,
-            warmup_target=settings.learning_rate, warmup_steps=warmup, alpha=0.01,
+            initial_learning_rate=settings.learning_rate / 10,
+            decay_steps=total - warmup,
+            warmup_target=settings.learning_rate,
+            warmup_steps=warmup,
+            alpha=0.01,
         )
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, weight_decay=settings.weight_decay,
-            use_ema=settings.ema_momentum > 0, ema_momentum=settings.ema_momentum,
+            learning_rate=schedule,
+            weight_decay=settings.weight_decay,
+            use_ema=settings.ema_momentum > 0,
+            ema_momentum=settings.ema_momentum,
         )
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=settings.label_smoothing)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=xla or keras.backend.backend() == "jax")
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=["accuracy"],
+        jit_compile=xla or keras.backend.backend() == "jax",
+    )
 
 
 def selection_start(settings: TrainSettings) -> int:
@@ -208,7 +281,11 @@ class BestWeights(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get("val_loss")
-        if epoch < self.start_epoch or value is None or (self.best is not None and value >= self.best):
+        if (
+            epoch < self.start_epoch
+            or value is None
+            or (self.best is not None and value >= self.best)
+        ):
             return
         self.best = float(value)
         tmp = self.path.with_name(".tmp." + self.path.name)
@@ -224,7 +301,13 @@ class EpochLog(keras.callbacks.Callback):
 
 
 def log_epoch(epoch: int, values: dict) -> None:
-    log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={float(v):.4f}" for k, v in sorted(values.items()) if isinstance(v, (float, int))))
+    log.info(
+        "epoch %d: %s",
+        epoch + 1,
+        ", ".join(
+            f"{k}={float(v):.4f}" for k, v in sorted(values.items()) if isinstance(v, (float, int))
+        ),
+    )
 
 
 def log_finished_epochs(history_csv: Path) -> None:
@@ -234,12 +317,16 @@ def log_finished_epochs(history_csv: Path) -> None:
     history = read_history(history_csv)
     if history is None or history.empty:
         return
-    log.info("resuming after %d finished epoch(s), logged again from %s:", len(history), history_csv)
+    log.info(
+        "resuming after %d finished epoch(s), logged again from %s:", len(history), history_csv
+    )
     for row in history.to_dict("records"):
         log_epoch(int(row.pop("epoch")), {k: v for k, v in row.items() if pd.notna(v)})
 
 
-def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None = None) -> list[keras.callbacks.Callback]:
+def callbacks_for(
+    settings: TrainSettings, backup_dir: Path, extra: list | None = None
+) -> list[keras.callbacks.Callback]:
     """BackupAndRestore comes first so that an epoch is in the backup before it is in the
     history: an interruption between the two loses a history line, never duplicates one."""
     history_csv = backup_dir / "history.csv"
@@ -257,16 +344,28 @@ def callbacks_for(settings: TrainSettings, backup_dir: Path, extra: list | None 
             # model, which fit() loads from that file (an early stop leaves raw weights in place)
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
         callbacks += [
-            BestWeights(backup_dir / "best.weights.h5", start, best_so_far(history_csv, "val_loss", start)),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, start_from_epoch=start),
+            BestWeights(
+                backup_dir / "best.weights.h5", start, best_so_far(history_csv, "val_loss", start)
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=settings.patience, start_from_epoch=start
+            ),
         ]
     return callbacks + list(extra or [])
 
 
-def run_fingerprint(rows: list[dict[str, str]], settings: TrainSettings, spec: SpectrogramParams, seed: int) -> str:
+def run_fingerprint(
+    rows: list[dict[str, str]], settings: TrainSettings, spec: SpectrogramParams, seed: int
+) -> str:
     """What a backup is only valid for: settings, backend, seed, spectrograms and the tracks of each split."""
     tracks = sorted((r["split"], r["track"]) for r in rows if r["split"] in ("train", "val"))
-    payload = {"settings": asdict(settings), "backend": keras.backend.backend(), "spectrogram": spec.signature(), "seed": seed, "tracks": tracks}
+    payload = {
+        "settings": asdict(settings),
+        "backend": keras.backend.backend(),
+        "spectrogram": spec.signature(),
+        "seed": seed,
+        "tracks": tracks,
+    }
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()
 
 
@@ -309,14 +408,27 @@ def fit(
         classifier = models.blog_cnn(input_shape, len(genres), seed=seed)
     else:
         train, val, steps, input_shape = default_datasets(rows, genres, settings, spec, seed)
-        classifier = models.default_cnn(input_shape, len(genres), settings.filters, settings.dropout, settings.input_pool)
+        classifier = models.default_cnn(
+            input_shape, len(genres), settings.filters, settings.dropout, settings.input_pool
+        )
     model = trainable(classifier, settings, seed)
     compile_model(model, settings, steps, xla)
-    log.info("training %s on %d tracks, %d steps/epoch, input %s, %d parameters, %s backend",
-             classifier.name, len(rows_of(rows, "train")), steps, input_shape, classifier.count_params(), keras.backend.backend())
+    log.info(
+        "training %s on %d tracks, %d steps/epoch, input %s, %d parameters, %s backend",
+        classifier.name,
+        len(rows_of(rows, "train")),
+        steps,
+        input_shape,
+        classifier.count_params(),
+        keras.backend.backend(),
+    )
     model.fit(
-        train, validation_data=val, validation_batch_size=settings.batch_size, epochs=settings.epochs,
-        callbacks=callbacks_for(settings, backup_dir, extra_callbacks), verbose=verbose,
+        train,
+        validation_data=val,
+        validation_batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        callbacks=callbacks_for(settings, backup_dir, extra_callbacks),
+        verbose=verbose,
     )
     best = backup_dir / "best.weights.h5"
     if best.exists():

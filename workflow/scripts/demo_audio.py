@@ -9,6 +9,11 @@ logs.to_file(snakemake.log[0])
 demo = snakemake.params.demo
 out_dir = Path(snakemake.output[0]).parents[1]  # <out_dir>/<genre>/<file>
 written = write_demo_dataset(
-    out_dir, snakemake.params.genres, demo["tracks_per_genre"], demo["duration_s"], snakemake.params.sample_rate, demo["seed"]
+    out_dir,
+    snakemake.params.genres,
+    demo["tracks_per_genre"],
+    demo["duration_s"],
+    snakemake.params.sample_rate,
+    demo["seed"],
 )
 print(f"wrote {len(written)} demo clips to {out_dir}")

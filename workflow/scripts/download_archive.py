@@ -6,5 +6,10 @@ from genreflow import logs
 from genreflow.download import fetch_archive
 
 logs.to_file(snakemake.log[0])
-fetch_archive(snakemake.params.url, snakemake.params.sha256, Path(snakemake.output[0]), float(snakemake.params.timeout_s))
+fetch_archive(
+    snakemake.params.url,
+    snakemake.params.sha256,
+    Path(snakemake.output[0]),
+    float(snakemake.params.timeout_s),
+)
 print(f"archive ready at {snakemake.output[0]}")

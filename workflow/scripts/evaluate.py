@@ -9,7 +9,14 @@ from genreflow.runtime import configure
 
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
-configure(int(snakemake.wildcards.seed), snakemake.threads, "off", "off", settings.deterministic, settings.backend)
+configure(
+    int(snakemake.wildcards.seed),
+    snakemake.threads,
+    "off",
+    "off",
+    settings.deterministic,
+    settings.backend,
+)
 
 import keras
 
@@ -28,5 +35,7 @@ for split, out_csv in zip(snakemake.params.splits, snakemake.output.predictions)
         continue
     results[split], probabilities = evaluate_split(model, split_rows, genres, settings, spec)
     write_predictions(out_csv, split_rows, probabilities, genres)
-    print(f"{split}: track accuracy {results[split]['track_accuracy']:.3f}, window accuracy {results[split]['window_accuracy']:.3f}")
+    print(
+        f"{split}: track accuracy {results[split]['track_accuracy']:.3f}, window accuracy {results[split]['window_accuracy']:.3f}"
+    )
 write_seed_metrics(snakemake.output.metrics, int(snakemake.wildcards.seed), results)

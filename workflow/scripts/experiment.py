@@ -13,7 +13,14 @@ from genreflow.runtime import configure
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
 seed, fold = int(snakemake.wildcards.seed), int(snakemake.wildcards.fold)
-runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic, settings.backend)
+runtime = configure(
+    seed,
+    snakemake.threads,
+    settings.mixed_precision,
+    settings.xla,
+    settings.deterministic,
+    settings.backend,
+)
 
 from genreflow.atomic import atomic_path
 from genreflow.blocks import read_index
@@ -27,14 +34,25 @@ genres, spec = snakemake.params.genres, SpectrogramParams.from_config(snakemake.
 folds = {r["track"]: int(r["fold"]) for r in read_table(snakemake.input.folds).to_dict("records")}
 records = [r for index in snakemake.input.indexes for r in read_index(index).values()]
 rows = fold_manifest(folds, records, fold, snakemake.params.folds)
-print(f"fold {fold}: " + ", ".join(f"{s} {sum(r['split'] == s for r in rows)}" for s in ("train", "val", "test")))
+print(
+    f"fold {fold}: "
+    + ", ".join(f"{s} {sum(r['split'] == s for r in rows)}" for s in ("train", "val", "test"))
+)
 with tempfile.TemporaryDirectory(prefix="genreflow-experiment-") as tmp:
     trees = {s: f"{tmp}/{s}" for s in ("train", "val")}  # the blog recipe reads folder trees
     build_tree(trees, rows, genres)
     started = time.perf_counter()
     model = fit(
-        rows, genres, settings, spec, seed, trees, Path(snakemake.params.backup_dir),
-        Path(snakemake.output.model), Path(snakemake.output.history), xla=runtime.xla,
+        rows,
+        genres,
+        settings,
+        spec,
+        seed,
+        trees,
+        Path(snakemake.params.backup_dir),
+        Path(snakemake.output.model),
+        Path(snakemake.output.history),
+        xla=runtime.xla,
     )
     train_s = time.perf_counter() - started
 scores = {}
@@ -43,7 +61,13 @@ for split in ("test", "val"):  # val only for the record: it picked the epoch
     scores[split], probabilities = evaluate_split(model, split_rows, genres, settings, spec)
     if split == "test":
         write_predictions(snakemake.output.predictions, split_rows, probabilities, genres)
-result = {**dict(snakemake.wildcards.items()), "fold": fold, "seed": seed, "train_s": train_s, **scores}
+result = {
+    **dict(snakemake.wildcards.items()),
+    "fold": fold,
+    "seed": seed,
+    "train_s": train_s,
+    **scores,
+}
 with atomic_path(snakemake.output.metrics) as tmp:
     tmp.write_text(json.dumps(result, indent=2))
 print(f"test track accuracy {scores['test']['track_accuracy']:.3f}, trained in {train_s:.0f} s")

@@ -12,7 +12,11 @@ from genreflow.tables import write_table
 logs.to_file(snakemake.log[0])
 records = [r for index in snakemake.input for r in read_index(index).values() if r["status"] == OK]
 cv = snakemake.params.cv
-folds = assign_folds(((r["key"], r["label"], Path(r["png"]).name) for r in records), cv["folds"], cv["seed"])
-table = pd.DataFrame([(r["key"], r["label"], folds[r["key"]]) for r in records], columns=["track", "genre", "fold"])
+folds = assign_folds(
+    ((r["key"], r["label"], Path(r["png"]).name) for r in records), cv["folds"], cv["seed"]
+)
+table = pd.DataFrame(
+    [(r["key"], r["label"], folds[r["key"]]) for r in records], columns=["track", "genre", "fold"]
+)
 write_table(snakemake.output[0], table.sort_values(["fold", "genre", "track"]))
 print(table.groupby(["fold", "genre"]).size().unstack(fill_value=0).to_string())

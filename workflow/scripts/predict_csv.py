@@ -8,12 +8,19 @@ from genreflow.predict import predictions_table, write_predictions_csv
 from genreflow.tables import write_report_table
 
 logs.to_file(snakemake.log[0])
-table = predictions_table(snakemake.input.probabilities, snakemake.params.order, snakemake.params.genres)
+table = predictions_table(
+    snakemake.input.probabilities, snakemake.params.order, snakemake.params.genres
+)
 write_predictions_csv(snakemake.output.csv, table)
 rejected = dict(snakemake.params.rejected)
 for index in snakemake.input.indexes:  # files the featurisation jobs could not read
-    rejected.update({r["name"]: r["reason"] for r in read_index(index).values() if r["status"] == REJECTED})
+    rejected.update(
+        {r["name"]: r["reason"] for r in read_index(index).values() if r["status"] == REJECTED}
+    )
 write_report_table(snakemake.output.rejected, ("file", "reason"), sorted(rejected.items()))
 tally = table["top_genre"].value_counts()
-print(f"{len(table)} file(s) classified into {snakemake.output.csv}: " + ", ".join(f"{g} {n}" for g, n in tally.items()))
+print(
+    f"{len(table)} file(s) classified into {snakemake.output.csv}: "
+    + ", ".join(f"{g} {n}" for g, n in tally.items())
+)
 print(f"{len(rejected)} file(s) skipped, listed in {snakemake.output.rejected}")

@@ -8,7 +8,9 @@ from genreflow.blocks import OK, REJECTED, read_index
 logs.to_file(snakemake.log[0])
 records = [r for index in snakemake.input for r in read_index(index).values()]
 rejected = list(snakemake.params.rejected)
-rejected += qc.job_rejections([r for r in records if r["status"] == REJECTED], {r["track_id"] for r in rejected})
+rejected += qc.job_rejections(
+    [r for r in records if r["status"] == REJECTED], {r["track_id"] for r in rejected}
+)
 qc.write_rejections(snakemake.output.rejected, rejected)
 qc.write_rejections(snakemake.output.ignored, snakemake.params.ignored)
 used = [r for r in records if r["status"] == OK]

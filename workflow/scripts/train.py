@@ -10,10 +10,17 @@ from genreflow.runtime import configure
 logs.to_file(snakemake.log[0])
 settings = TrainSettings.from_config(snakemake.params.train)
 seed = int(snakemake.wildcards.seed)
-runtime = configure(seed, snakemake.threads, settings.mixed_precision, settings.xla, settings.deterministic, settings.backend)
+runtime = configure(
+    seed,
+    snakemake.threads,
+    settings.mixed_precision,
+    settings.xla,
+    settings.deterministic,
+    settings.backend,
+)
 
-from genreflow.tables import read_manifest
 from genreflow.plots import plot_curves
+from genreflow.tables import read_manifest
 from genreflow.training import fit
 
 fit(
@@ -28,4 +35,8 @@ fit(
     history_path=Path(snakemake.output.history),
     xla=runtime.xla,
 )
-plot_curves(Path(snakemake.output.history), Path(snakemake.output.curves), f"{settings.recipe} recipe, seed {seed}")
+plot_curves(
+    Path(snakemake.output.history),
+    Path(snakemake.output.curves),
+    f"{settings.recipe} recipe, seed {seed}",
+)

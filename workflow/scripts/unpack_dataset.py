@@ -6,7 +6,11 @@ from genreflow import logs
 from genreflow.download import unpack_into
 
 logs.to_file(snakemake.log[0])
-moved = unpack_into(Path(snakemake.input[0]), Path(snakemake.params.audio_dir), int(snakemake.params.max_unpacked_gb * 2**30))
+moved = unpack_into(
+    Path(snakemake.input[0]),
+    Path(snakemake.params.audio_dir),
+    int(snakemake.params.max_unpacked_gb * 2**30),
+)
 missing = [f for f in snakemake.output if not Path(f).exists()]
 if missing:
     sys.exit(
