@@ -224,7 +224,9 @@ def build_musicnn(architecture: str = "MSD_musicnn", batch_size: int | None = No
 
 
 def load_musicnn(
-    weights_path: str | os.PathLike, architecture: str = "MSD_musicnn", batch_size: int | None = None
+    weights_path: str | os.PathLike,
+    architecture: str = "MSD_musicnn",
+    batch_size: int | None = None,
 ):
     """:func:`build_musicnn` with the weights of :func:`convert_checkpoint` loaded."""
     model = build_musicnn(architecture, batch_size)
@@ -294,16 +296,28 @@ def convert_checkpoint(
 ) -> None:
     """Write a TF1 checkpoint of the wheel as a Keras 3 weights file (``*.weights.h5``), atomically.
 
-    Every Keras layer with weights takes them from its checkpoint scope; a missing variable or a
-    shape that does not fit stops the conversion."""
+    Every Keras layer with weights takes them from its checkpoint scope; a missing variable, a
+    shape that does not fit or a network variable of the checkpoint left over (anything but the
+    optimizer's state) stops the conversion."""
     from .atomic import atomic_path
 
     variables = checkpoint_weights(checkpoint_dir)
     model = build_musicnn(architecture)
+    used = set()
     for layer in model.layers:
         if not layer.weights:
             continue
-        arrays = _layer_weights(layer, CHECKPOINT_SCOPES[layer.name], variables)
-        layer.set_weights(arrays)  # raises on a shape mismatch
+        scope = CHECKPOINT_SCOPES[layer.name]
+        layer.set_weights(_layer_weights(layer, scope, variables))  # raises on a shape mismatch
+        used.update(name for name in variables if name.startswith(f"{scope}/"))
+    left_over = sorted(
+        name
+        for name in set(variables) - used
+        if "Adam" not in name and name not in ("beta1_power", "beta2_power")
+    )
+    if left_over:
+        raise ValueError(
+            f"{checkpoint_dir}: variables the {architecture} port does not use: {left_over}"
+        )
     with atomic_path(weights_path, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
