@@ -4,6 +4,7 @@ per process, and the wheel's TF1 graph needs tf-keras switched on before TensorF
     python musicnn_driver.py original OUT.npz INPUTS.npz ARCH...        # the wheel's own graph
     python musicnn_driver.py convert DIR ARCH...                         # DIR/<ARCH>.weights.h5
     python musicnn_driver.py port BACKEND OUT.npz INPUTS.npz ARCH=WEIGHTS...
+    python musicnn_driver.py load WEIGHTS ARCH                           # loads on JAX, or fails
 
 INPUTS.npz holds named batches of log-mel patches, (n, 187, 96); OUT.npz gets
 ``<arch>/<input>/<feature>`` for every feature of ``genreflow.musicnn.FEATURES``. The original
@@ -117,6 +118,11 @@ def main() -> None:
         original(Path(args[0]), Path(args[1]), args[2:])
     elif task == "convert":
         convert(Path(args[0]), args[1:])
+    elif task == "load":
+        os.environ["KERAS_BACKEND"] = "jax"
+        from genreflow.musicnn import load_musicnn
+
+        load_musicnn(args[0], args[1])
     elif task == "port":
         port(args[0], Path(args[1]), Path(args[2]), args[3:])
     else:

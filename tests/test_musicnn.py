@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import SHARED_DATA, tone, write_audio
+from conftest import SHARED_DATA, run_snakemake, tone, write_audio
 
 from genreflow import musicnn
 
@@ -266,4 +266,58 @@ def test_checkpoint_digest_changes_with_the_checkpoint(tmp_path):
     assert musicnn.checkpoint_digest(copy) != musicnn.checkpoint_digest(source)
     assert musicnn.checkpoint_digest(source) != musicnn.checkpoint_digest(
         musicnn.checkpoint_dir("MTT_musicnn")
+    )
+
+
+# --- the workflow: rule pretrained and the pretrained section -------------------------------
+
+
+def test_pretrained_weights_is_the_given_file_or_the_converted_one():
+    assert musicnn.pretrained_weights({"architecture": "MTT_musicnn", "weights": ""}) == (
+        "results/pretrained/MTT_musicnn.weights.h5"
+    )
+    given = {"architecture": "MSD_musicnn", "weights": "/models/msd.weights.h5"}
+    assert musicnn.pretrained_weights(given) == "/models/msd.weights.h5"
+
+
+def test_wheel_stamp_names_the_version_and_the_checkpoint():
+    stamp = musicnn.wheel_stamp("MSD_musicnn")
+    assert stamp["wheel"] == "0.1.0"
+    assert stamp["checkpoint_sha256"] == musicnn.checkpoint_digest(
+        musicnn.checkpoint_dir("MSD_musicnn")
+    )
+
+
+def test_the_rule_converts_once(tmp_path):
+    target = "results/pretrained/MTT_musicnn.weights.h5"
+    run_snakemake(tmp_path, "--cores", "1", target)
+    run_driver("load", tmp_path / target, "MTT_musicnn")
+    again = run_snakemake(tmp_path, "-n", "--cores", "1", target)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize(
+    "weights, reason",
+    [("missing.weights.h5", "does not exist"), ("model.keras", "not a Keras weights file")],
+)
+def test_a_bad_pretrained_weights_file_stops_the_start_up(tmp_path, weights, reason):
+    (tmp_path / "model.keras").write_bytes(b"not weights")
+    proc = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "1",
+        "--config",
+        f"pretrained={{weights: {weights}}}",
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "pretrained.weights" in output and reason in output, output[-3000:]
+
+
+def test_a_given_pretrained_weights_file_is_accepted(tmp_path):
+    (tmp_path / "msd.weights.h5").write_bytes(b"")
+    run_snakemake(
+        tmp_path, "-n", "--cores", "1", "--config", "pretrained={weights: msd.weights.h5}"
     )

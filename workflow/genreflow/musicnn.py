@@ -234,6 +234,37 @@ def load_musicnn(
     return model
 
 
+# --- the workflow's weights file --------------------------------------------------------------
+
+
+def converted_weights(architecture: str) -> str:
+    """Where rule pretrained writes ``architecture``'s converted weights."""
+    return f"results/pretrained/{architecture}.weights.h5"
+
+
+def pretrained_weights(settings: dict) -> str:
+    """The weights file the consumers read, from the ``pretrained`` config section: its
+    ``weights`` when set (converted elsewhere: no conversion job), else :func:`converted_weights`."""
+    return settings["weights"] or converted_weights(settings["architecture"])
+
+
+def check_pretrained(settings: dict) -> None:
+    """Start-up check of the ``pretrained`` section: a given weights file must exist and be a
+    Keras weights file (Keras reads only names ending in .weights.h5)."""
+    from .config import ConfigError
+
+    weights = settings["weights"]
+    if weights and not weights.endswith(".weights.h5"):
+        raise ConfigError(
+            f"pretrained.weights: '{weights}' is not a Keras weights file (the name must end in .weights.h5)"
+        )
+    if weights and not os.path.isfile(weights):
+        raise ConfigError(
+            f"pretrained.weights: '{weights}' does not exist (leave it empty to convert the "
+            "musicnn wheel's checkpoint here)"
+        )
+
+
 # --- the wheel's checkpoints ----------------------------------------------------------------
 
 
@@ -253,6 +284,21 @@ def checkpoint_dir(architecture: str) -> Path:
     if not (folder / ".index").is_file():
         raise FileNotFoundError(f"{folder}: no TF1 checkpoint (.index) of {architecture}")
     return folder
+
+
+def wheel_stamp(architecture: str) -> dict[str, str]:
+    """What a conversion depends on: the installed wheel's version and the digest of
+    ``architecture``'s checkpoint. Without the wheel here (``--sdm conda``: the job's environment
+    brings it), a note that says so."""
+    import importlib.metadata
+
+    try:
+        return {
+            "wheel": importlib.metadata.version("musicnn"),
+            "checkpoint_sha256": checkpoint_digest(checkpoint_dir(architecture)),
+        }
+    except (importlib.metadata.PackageNotFoundError, FileNotFoundError) as err:
+        return {"wheel": f"not installed where snakemake runs ({err})"}
 
 
 def checkpoint_digest(checkpoint_dir: str | os.PathLike) -> str:
