@@ -250,16 +250,16 @@ def pretrained_weights(settings: dict) -> str:
 
 def check_pretrained(settings: dict) -> None:
     """Start-up check of the ``pretrained`` section: a given weights file must exist and be a
-    weights file such as rule pretrained writes (Keras picks the format by the name's suffix)."""
-    from .config import ConfigError
-
+    weights file such as rule pretrained writes (Keras picks the format by the name's suffix).
+    A ValueError names the key (not genreflow.config's ConfigError: that module needs PyYAML,
+    which the TensorFlow environment of rule pretrained lacks)."""
     weights = settings["weights"]
     if weights and not weights.endswith(".weights.h5"):
-        raise ConfigError(
+        raise ValueError(
             f"pretrained.weights: '{weights}' is not a Keras weights file as rule pretrained writes (the name must end in .weights.h5)"
         )
     if weights and not os.path.isfile(weights):
-        raise ConfigError(
+        raise ValueError(
             f"pretrained.weights: '{weights}' does not exist (leave it empty to convert the "
             "musicnn wheel's checkpoint here)"
         )

@@ -2,12 +2,11 @@
 # file (the only rule that needs TensorFlow), or a file converted elsewhere (pretrained.weights).
 import functools
 
-from genreflow.config import ConfigError
 from genreflow import musicnn
 
 try:
     musicnn.check_pretrained(config["pretrained"])
-except ConfigError as err:
+except ValueError as err:
     raise WorkflowError(f"Invalid configuration: {err}")
 
 # The input function of the consumers: the path they read the musicnn weights from (a user's
