@@ -133,15 +133,20 @@ def featurize_kill(tmp_path_factory) -> FeaturizeKill:
     cfg = root / "config.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     proc = start(root, "results/split/manifest.csv", "--cores", "2", "--configfile", str(cfg))
-    tables = root / "results/spectrograms/index"
-    kill_when(proc, lambda: len(list(tables.glob("*.tsv"))) >= 2)
+    log = root / "killed_run.txt"
+
+    def finished_blocks() -> list[str]:  # jobs Snakemake has recorded as finished
+        return re.findall(r"Finished jobid: \d+ \(Rule: spectrograms_(\d{5})\)", log.read_text())
+
+    kill_when(proc, lambda: len(finished_blocks()) >= 1)
     present = pngs(root)
     assert len(present) < N_TRACKS, (
         "featurisation finished before the kill; the test proves nothing"
     )
     for png in present:  # every PNG that exists after a kill is complete
         assert read_png(png).shape == (128, 1 + int(SECONDS * 22050) // 512), png
-    finished = [root / r["png"] for t in tables.glob("*.tsv") for r in read_records(t)]
+    tables = [root / f"results/spectrograms/index/{b}.tsv" for b in finished_blocks()]
+    finished = [root / r["png"] for t in tables for r in read_records(t)]
     before = stats(finished)
     rerun = unlock_and_rerun(root, cfg, "results/split/manifest.csv")
     return FeaturizeKill(root, cfg, before, rerun)
