@@ -388,8 +388,9 @@ def test_a_rejection_by_a_setting_is_undone_when_the_setting_is_reverted(tmp_pat
                 synthesize(GENRES.index(genre), n, seconds, 22050, 1),
             )
 
-    def run(offset: float, check: bool = True):
-        config = {**CONFIG, "spectrogram": {"duration_s": SECONDS, "offset_s": offset}}
+    def run(offset: float, check: bool = True, strict: bool = False):
+        spectrogram = {"duration_s": SECONDS, "offset_s": offset}
+        config = {**CONFIG, "spectrogram": spectrogram, "strict": strict}
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         return smk(tmp_path, MANIFEST, check=check)
 
@@ -413,3 +414,8 @@ def test_a_rejection_by_a_setting_is_undone_when_the_setting_is_reverted(tmp_pat
     )
     run(0)
     assert tracks() == everything
+    # strict: the split job, where the decisions are, refuses them, naming each file
+    failed = run(3, check=False, strict=True)
+    split_log = (tmp_path / "results/logs/split.log").read_text()
+    assert failed.returncode != 0 and "strict: 2 audio file(s) rejected" in out(failed) + split_log
+    assert all(f"{t}.wav: no samples after offset 3 s" in out(failed) + split_log for t in short)
