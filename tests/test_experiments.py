@@ -163,3 +163,39 @@ def test_the_comparison_table_and_plot(compared):
     assert read_png(root / "results/experiments/comparison.png").ndim == 3
     folds = read_table(root / "results/experiments/folds.tsv")
     assert folds.groupby(["fold", "genre"]).size().tolist() == [2] * 9
+
+
+def test_variants_with_other_spectrogram_settings_get_their_own_readable_set(tmp_path):
+    """No settings hash in rule names or folders: the set is named after its first variant, and
+    variants with the run's settings share the run's PNGs (a dry run only)."""
+    make_dataset(tmp_path / "audio", GENRES, 6, seconds=1.0)
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "audio_dir": "audio",
+                "genres": GENRES,
+                "spectrogram": {"duration_s": 1.0},
+                "train": {"window_s": 1.0, "eval_hop_s": 1.0, "filters": [4]},
+                "experiments": {
+                    "variants": {
+                        "same": {},
+                        "narrow-mel": {"spectrogram": {"n_mels": 64}},
+                        "narrow-too": {"spectrogram": {"n_mels": 64}},
+                    },
+                    "cv": {"folds": 3},
+                },
+            }
+        )
+    )
+    args = ("--configfile", str(tmp_path / "config.yaml"))
+    rules = set(run_snakemake(tmp_path, "--list-rules", *args, timeout=120).stdout.split())
+    assert {
+        "spectrograms_for_narrow-mel",
+        "spectrograms_for_narrow-mel_00000",
+        "spectrograms_for_narrow-mel_index",
+    } <= rules
+    assert not any("narrow-too" in r or r.startswith("spectrograms_for_same") for r in rules)
+    planned = run_snakemake(tmp_path, "-n", "results/experiments/comparison.tsv", *args)
+    out = planned.stdout + planned.stderr
+    assert "results/experiments/spectrograms/narrow-mel/blues/blues.00000.png" in out
+    assert "results/spectrograms/blues/blues.00000.png" in out

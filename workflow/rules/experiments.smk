@@ -7,7 +7,7 @@ if EXPERIMENTS:
 
     rule folds:
         input:
-            PLAN.indexes,
+            set_index_path(SPECTROGRAM_ROOT),
         output:
             "results/experiments/folds.tsv",
         log:
@@ -22,7 +22,7 @@ if EXPERIMENTS:
     rule experiment:
         input:
             folds="results/experiments/folds.tsv",
-            indexes=lambda wc: VARIANT_INDEXES[wc.variant],
+            index=lambda wc: VARIANT_INDEX[wc.variant],
         output:
             metrics=f"results/experiments/{EXPERIMENTS.wildcard_pattern}/metrics.json",
             predictions=f"results/experiments/{EXPERIMENTS.wildcard_pattern}/test.csv",

@@ -1,10 +1,11 @@
 # Train/val/test by track: manifest.csv plus the <split>/<genre>/ link tree Keras reads. The
-# featurisation blocks' index tables say which tracks have a spectrogram.
+# spectrograms' index says which tracks have one; the split refuses, with the start-up's
+# messages, what the featurisation jobs' decisions leave unusable (empty, too few tracks, strict).
 
 
 rule split:
     input:
-        PLAN.indexes,
+        set_index_path(SPECTROGRAM_ROOT),
     output:
         manifest="results/split/manifest.csv",
         summary=report(
@@ -20,8 +21,7 @@ rule split:
     conda:
         "../../envs/featurize.yaml"
     params:
-        genres=config["genres"],
-        split=config["split"],
-        fixed=PLAN.fixed_split,  # a sample sheet's split column
+        checks=SPLIT_CHECKS,
+        rejected=[r.__dict__ for r in PLAN.left_out],  # by name, at start-up
     script:
         "../scripts/split.py"

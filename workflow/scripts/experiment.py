@@ -23,17 +23,18 @@ runtime = configure(
 )
 
 from genreflow.atomic import atomic_path
-from genreflow.blocks import read_index
+from genreflow.blocks import read_records
 from genreflow.evaluation import evaluate_split, write_predictions
 from genreflow.experiments import fold_manifest
+from genreflow.pngio import check_pngs
 from genreflow.split import build_tree
 from genreflow.tables import read_table
 from genreflow.training import fit
 
 genres, spec = snakemake.params.genres, SpectrogramParams.from_config(snakemake.params.spectrogram)
 folds = {r["track"]: int(r["fold"]) for r in read_table(snakemake.input.folds).to_dict("records")}
-records = [r for index in snakemake.input.indexes for r in read_index(index).values()]
-rows = fold_manifest(folds, records, fold, snakemake.params.folds)
+rows = fold_manifest(folds, read_records(snakemake.input.index), fold, snakemake.params.folds)
+check_pngs([r["spectrogram"] for r in rows], [r["sha256"] for r in rows])  # before training
 print(
     f"fold {fold}: "
     + ", ".join(f"{s} {sum(r['split'] == s for r in rows)}" for s in ("train", "val", "test"))

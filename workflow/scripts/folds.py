@@ -5,12 +5,12 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 import pandas as pd
 
 from genreflow import logs
-from genreflow.blocks import OK, read_index
+from genreflow.blocks import OK, read_records
 from genreflow.experiments import assign_folds
 from genreflow.tables import write_table
 
 logs.to_file(snakemake.log[0])
-records = [r for index in snakemake.input for r in read_index(index).values() if r["status"] == OK]
+records = [r for r in read_records(snakemake.input[0]) if r["status"] == OK]
 cv = snakemake.params.cv
 folds = assign_folds(
     ((r["key"], r["label"], Path(r["png"]).name) for r in records), cv["folds"], cv["seed"]

@@ -3,7 +3,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.blocks import REJECTED, read_index
+from genreflow.blocks import OK, read_records
 from genreflow.predict import predictions_table, write_predictions_csv
 from genreflow.tables import write_report_table
 
@@ -13,10 +13,10 @@ table = predictions_table(
 )
 write_predictions_csv(snakemake.output.csv, table)
 rejected = dict(snakemake.params.rejected)
-for index in snakemake.input.indexes:  # files the featurisation jobs could not read
-    rejected.update(
-        {r["name"]: r["reason"] for r in read_index(index).values() if r["status"] == REJECTED}
-    )
+# files the featurisation jobs could not read
+rejected.update(
+    {r["name"]: r["reason"] for r in read_records(*snakemake.input.tables) if r["status"] != OK}
+)
 write_report_table(snakemake.output.rejected, ("file", "reason"), sorted(rejected.items()))
 tally = table["top_genre"].value_counts()
 print(

@@ -3,14 +3,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs, qc
-from genreflow.blocks import OK, REJECTED, read_index
+from genreflow.blocks import OK, read_records
 
 logs.to_file(snakemake.log[0])
-records = [r for index in snakemake.input for r in read_index(index).values()]
-rejected = list(snakemake.params.rejected)
-rejected += qc.job_rejections(
-    [r for r in records if r["status"] == REJECTED], {r["track_id"] for r in rejected}
-)
+records = read_records(snakemake.input[0])
+rejected = list(snakemake.params.left_out) + qc.job_rejections(records)
 qc.write_rejections(snakemake.output.rejected, rejected)
 qc.write_rejections(snakemake.output.ignored, snakemake.params.ignored)
 used = [r for r in records if r["status"] == OK]

@@ -20,11 +20,15 @@ runtime = configure(
 )
 
 from genreflow.plots import plot_curves
+from genreflow.pngio import check_pngs
 from genreflow.tables import read_manifest
 from genreflow.training import fit
 
+rows = read_manifest(snakemake.input.manifest)
+# every split's spectrograms, test included: a damaged one stops the job before training
+check_pngs([r["spectrogram"] for r in rows], [r["sha256"] for r in rows])
 fit(
-    rows=read_manifest(snakemake.input.manifest),
+    rows=rows,
     genres=snakemake.params.genres,
     settings=settings,
     spec=SpectrogramParams.from_config(snakemake.params.spectrogram),
