@@ -313,6 +313,10 @@ def check_split(
     try:
         assign(entries, split_config, genres, workflow_root, fixed)
     except (SplitError, OSError) as err:
+        if fixed:  # the sheet's split column decides: split.method and split.ratios are not used
+            from .startup import sheet_split_message
+
+            raise ConfigError(sheet_split_message(str(err), len(tracks))) from err
         raise ConfigError(
             f"split: {err} with split.method '{split_config['method']}' on {len(tracks)} usable tracks "
             "(add audio, change split.ratios or split.method, or remove the genre from genres)"

@@ -54,5 +54,12 @@ if PREDICT:
                 [s.relpath, s.reason] for s in PREDICT.rejected
             ],
             genres=config["genres"],
+            # a file with less audio than one analysis window gets a note in its row
+            window_s=(
+                config["train"]["window_s"]
+                if config["train"]["recipe"] == "default"
+                else None
+            ),
+            offset_s=config["spectrogram"]["offset_s"],
         script:
             "../scripts/predict_csv.py"

@@ -3,13 +3,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.blocks import REJECTED, read_index
-from genreflow.predict import predictions_table, write_predictions_csv
+from genreflow.blocks import OK, REJECTED, read_index
+from genreflow.predict import prediction_notes, predictions_table, write_predictions_csv
 from genreflow.tables import write_report_table
 
 logs.to_file(snakemake.log[0])
+featurised = [
+    r for index in snakemake.input.indexes for r in read_index(index).values() if r["status"] == OK
+]
+notes = {
+    r["key"]: prediction_notes(r, snakemake.params.window_s, snakemake.params.offset_s)
+    for r in featurised
+}
 table = predictions_table(
-    snakemake.input.probabilities, snakemake.params.order, snakemake.params.genres
+    snakemake.input.probabilities, snakemake.params.order, snakemake.params.genres, notes
 )
 write_predictions_csv(snakemake.output.csv, table)
 rejected = dict(snakemake.params.rejected)
