@@ -143,6 +143,12 @@ def uses_conda(workflow) -> bool:
     return DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
 
+def _pinned_in(envs_dir: str | os.PathLike, packages: Iterable[str]) -> list[str]:
+    return sorted(
+        f"envs/{f.name}" for f in Path(envs_dir).glob("*.yaml") if env_packages(f) & set(packages)
+    )
+
+
 def backend_problem(
     setting: str,
     key: str,
@@ -161,12 +167,10 @@ def backend_problem(
         return f"{key}: {err}"
     shown = f"'{backend}'" if setting != "auto" else f"'auto' (KERAS_BACKEND={backend})"
     name, module, packages = FRAMEWORKS[backend]
-    pinned = sorted(
-        f"envs/{f.name}" for f in Path(envs_dir).glob("*.yaml") if env_packages(f) & set(packages)
-    )
     if conda_env is None:
         if find_spec(module) is not None:
             return None
+        pinned = _pinned_in(envs_dir, packages)
         conda = (
             f", or run with --sdm conda ({name} is pinned in {', '.join(pinned)})"
             if pinned
@@ -179,6 +183,7 @@ def backend_problem(
         )
     if env_packages(conda_env) & set(packages):
         return None
+    pinned = _pinned_in(envs_dir, packages)
     env = f"envs/{Path(conda_env).name}"
     fix = (
         f"{name} is pinned in {', '.join(pinned)}"
