@@ -44,6 +44,21 @@ def test_variant_configs_merge_overrides_and_presets_key_by_key():
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
 
 
+def test_a_missing_preset_or_a_variant_with_experiments_of_its_own_is_refused(tmp_path):
+    from genreflow.config import ConfigError
+
+    base = {"train": {"epochs": 30}, "experiments": {"variants": {"x": {}}}}
+    with pytest.raises(ConfigError, match="^preset file 'no/such.yaml' does not exist$"):
+        variant_config(base, "no/such.yaml", REPO)
+    with pytest.raises(ConfigError, match="^overrides 'experiments' itself"):
+        variant_config(base, {"experiments": {"cv": {"folds": 3}}})
+    with pytest.raises(ConfigError, match="^overrides 'experiments' itself"):
+        variant_config(base, "config/presets/compare.yaml", REPO)
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="holds no mapping of settings"):
+        variant_config(base, str(tmp_path / "list.yaml"))
+
+
 def test_folds_are_disjoint_stratified_seeded_and_cover_every_track():
     tracks = [(f"{g}.{i:05d}", g, f"{g}.{i:05d}.png") for g in GENRES for i in range(7)]
     folds = assign_folds(tracks, 5, seed=1337)

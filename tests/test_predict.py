@@ -200,7 +200,8 @@ def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
         "folder order, whatever the block"
     )
     assert [r["top_genre"] for r in back] == ["rock", "rock", "rock"]
-    assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop"]
+    assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop", "notes"]
+    assert [r["notes"] for r in back] == ["", "", ""], "nothing adapted, or nothing said"
 
 
 def test_classification_writes_a_row_for_every_usable_file_of_the_block(tmp_path, monkeypatch):

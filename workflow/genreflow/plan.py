@@ -268,11 +268,15 @@ def check_split(
     try:
         assign(entries, split_config, genres, workflow_root, fixed)
     except (SplitError, OSError) as err:
-        raise split_error(err, split_config, len(tracks)) from err
+        raise split_error(err, split_config, len(tracks), bool(fixed)) from err
 
 
-def split_error(err: Exception, split_config: dict, n_tracks: int) -> ConfigError:
+def split_error(err: Exception, split_config: dict, n_tracks: int, fixed: bool) -> ConfigError:
     """The same message at start-up and from the split job."""
+    if fixed:  # the sheet's split column decides: split.method and split.ratios are not used
+        from .startup import sheet_split_message
+
+        return ConfigError(sheet_split_message(str(err), n_tracks))
     return ConfigError(
         f"split: {err} with split.method '{split_config['method']}' on {n_tracks} usable tracks "
         "(add audio, change split.ratios or split.method, or remove the genre from genres)"

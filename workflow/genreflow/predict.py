@@ -10,7 +10,7 @@ rejection table show the original relative path.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -163,10 +163,33 @@ def _window_probabilities(model_path, records, genres, settings, spec) -> list:
     )
 
 
+def prediction_notes(record: dict[str, str], window_s: float | None, offset_s: float) -> str:
+    """What was adapted to classify a file, for its CSV row: the featurisation's notes (as in
+    the QC tables: resampled, downmixed, padded ...), and, first, a file with less audio than one
+    analysis window (``window_s``; None for the blog recipe's one picture a file), whose
+    probabilities are then mostly those of the silence it was padded with."""
+    notes = [record.get("notes", "")]
+    try:
+        audio_s = max(0.0, float(record["duration_s"]) - offset_s)
+    except (KeyError, ValueError):
+        audio_s = None
+    if window_s and audio_s is not None and audio_s < window_s:
+        notes.insert(
+            0,
+            f"only {audio_s:.2f} s of audio, shorter than one {window_s:g}-s analysis window: "
+            "classified mostly on the silence it was padded with",
+        )
+    return "; ".join(n for n in notes if n)
+
+
 def predictions_table(
-    tables: Iterable[str], order: Sequence[str], genres: Sequence[str]
+    tables: Iterable[str],
+    order: Sequence[str],
+    genres: Sequence[str],
+    notes: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """file, top_genre, p_<genre>... for every classified file, in folder order."""
+    """file, top_genre, p_<genre>..., notes for every classified file, in folder order;
+    ``notes`` (key -> what was adapted, see prediction_notes) fills the last column."""
     columns = [f"p_{g}" for g in genres]
     rows = pd.concat(
         [read_table(t) for t in tables] or [pd.DataFrame(columns=["key", "file", *columns])]
@@ -180,6 +203,7 @@ def predictions_table(
             "file": rows["file"],
             "top_genre": [genres[i] for i in top],
             **{c: rows[c] for c in columns},
+            "notes": [(notes or {}).get(key, "") for key in rows["key"]],
         }
     )
 

@@ -10,6 +10,7 @@ from genreflow.blocks import is_declarable, set_index_path, stamps_digest, stamp
 from genreflow.download import archive_name, expected_tracks
 from genreflow.params import SpectrogramParams
 from genreflow.config import ConfigError, check_settings, typed_as_schema
+from genreflow.startup import check_folds, check_sheet, listed_counts, offset_warnings
 from genreflow.experiments import variant_config
 from genreflow.demo import GTZAN_GENRES
 from genreflow.plan import (
@@ -59,6 +60,7 @@ def find_collection():
                 f"tracks: cannot read the sheet '{config['tracks']}' ({err})"
             )
         validate(sheet, "../../config/tracks.schema.yaml")
+        check_sheet(sheet, config["tracks"])
         config["genres"] = config["genres"] or sorted(sheet["genre"].unique())
         return sheet_collection(sheet, config["tracks"], config["genres"]), False
     if not config["genres"]:
@@ -138,12 +140,12 @@ def variant_configs(variants):
     """name -> the variant's whole configuration, checked like the run's own."""
     configs = {}
     for name, spec in variants.items():
-        # --config values inside braces arrive as strings, the variants' too
-        merged = typed_as_schema(
-            variant_config(config, spec, workflow.basedir),
-            f"{workflow.basedir}/config/schema.yaml",
-        )
         try:
+            # --config values inside braces arrive as strings, the variants' too
+            merged = typed_as_schema(
+                variant_config(config, spec, workflow.basedir),
+                f"{workflow.basedir}/config/schema.yaml",
+            )
             validate(merged, "../../config/schema.yaml")
             check_settings(merged)
         except (WorkflowError, ConfigError) as err:
@@ -159,8 +161,20 @@ def variant_configs(variants):
 EXPERIMENT_SETTINGS = config["experiments"]
 try:
     VARIANTS = variant_configs(EXPERIMENT_SETTINGS["variants"])
+    if VARIANTS:
+        check_folds(
+            listed_counts(COLLECTION.items, config["known_bad_tracks"]),
+            config["genres"],
+            EXPERIMENT_SETTINGS["cv"]["folds"],
+            whose="listed (less known_bad_tracks)",
+        )
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}")
+if workflow.is_main_process:  # a header read of a few clips: no cluster job repeats it
+    for warning in offset_warnings(
+        config, VARIANTS, [i.audio for i in COLLECTION.items]
+    ):
+        logger.warning(warning)
 EXPERIMENTS = (
     Paramspace(
         pd.DataFrame(

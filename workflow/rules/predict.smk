@@ -55,5 +55,12 @@ if PREDICT:
                 [s.relpath, s.reason] for s in PREDICT.skipped
             ],
             genres=config["genres"],
+            # a file with less audio than one analysis window gets a note in its row
+            window_s=(
+                config["train"]["window_s"]
+                if config["train"]["recipe"] != "blog"
+                else None
+            ),
+            offset_s=config["spectrogram"]["offset_s"],
         script:
             "../scripts/predict_csv.py"

@@ -1,6 +1,7 @@
 # One model per seed. BackupAndRestore state lives in results/model/.backup, so a killed
 # training resumes at its last finished epoch when the workflow is run again.
 from genreflow.runtime import resolve_backend
+from genreflow.startup import check_backends, uses_conda
 
 # With --sdm conda, the environment of the Keras backend that train.backend (or, with auto,
 # KERAS_BACKEND) picks. PyTorch has no pinned environment here: run it in one of your own.
@@ -9,6 +10,19 @@ TRAIN_ENV = (
     if resolve_backend(config["train"]["backend"]) == "jax"
     else "../../envs/train.yaml"
 )
+try:  # a backend the jobs cannot import fails at start-up, not after the old model is deleted
+    check_backends(
+        config["train"]["backend"],
+        {name: v["train"]["backend"] for name, v in VARIANTS.items()},
+        conda_env=(
+            f"{workflow.basedir}/envs/{Path(TRAIN_ENV).name}"
+            if uses_conda(workflow)
+            else None
+        ),
+        envs_dir=f"{workflow.basedir}/envs",
+    )
+except ConfigError as err:
+    raise WorkflowError(f"Invalid configuration: {err}")
 
 
 rule train:

@@ -26,7 +26,7 @@ try:  # the start-up's checks, on what the featurisation jobs decided
         entries, checks["split"], checks["genres"], root, checks["fixed_split"]
     )
 except SplitError as err:
-    sys.exit(str(split_error(err, checks["split"], len(usable))))
+    sys.exit(str(split_error(err, checks["split"], len(usable), bool(checks["fixed_split"]))))
 except ConfigError as err:
     sys.exit(str(err))
 for warning in warnings:
