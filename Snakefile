@@ -32,6 +32,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/embeddings.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/hooks.smk"
 
@@ -40,3 +41,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        EMBEDDINGS_TARGETS,
