@@ -278,6 +278,50 @@ def test_the_mlp_head_keeps_its_softmax_in_float32_under_mixed_precision():
         keras.mixed_precision.set_global_policy("float32")
 
 
+def test_features_constant_on_the_training_patches_are_only_centred():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        head = transfer.build_head(
+            3, 2, settings().transfer, np.array([1.0, 2.0, 3.0]), np.array([4.0, 0.0, 1e-14])
+        )
+        standardise = head.get_layer("standardise")
+        assert standardise.compute_dtype == "float32"
+        values = standardise(np.array([[3.0, 7.0, 5.0]], np.float32))
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(values), [[1.0, 5.0, 2.0]])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_precision_trains_both_phases_and_saves_a_plain_model(data, tmp_path):
+    import warnings
+
+    keras.backend.clear_session()  # before: it resets the precision policy
+    configure(3, 2, "on", "off", True)
+    try:
+        model = transfer.fit(
+            data.rows,
+            GENRES,
+            settings(head_epochs=3, fine_tune_epochs=1),
+            SpectrogramParams(),
+            3,
+            pretrained(data),
+            data.embeddings,
+            tmp_path / "backup",
+            tmp_path / "model.keras",
+            tmp_path / "history.csv",
+            verbose=0,
+        )
+        assert model.get_layer("stand_in_musicnn").get_layer("conv").compute_dtype == "float16"
+        assert model.output.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(pd.read_csv(tmp_path / "history.csv")["loss"]).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        transfer.load_classifier(tmp_path / "model.keras")
+    assert not [w for w in caught if "optimizer" in str(w.message)], "saved without optimizer"
+
+
 def test_the_same_seed_gives_the_same_model(data, tmp_path):
     first, second, other = (
         fit(data, tmp_path / name, seed=seed) for name, seed in (("a", 3), ("b", 3), ("c", 4))

@@ -63,6 +63,7 @@ from .training import (
 log = logging.getLogger(__name__)
 
 PHASES = ("head", "fine_tune")
+MIN_VARIANCE = 1e-10  # features whose spread is below this are treated as constant
 
 
 # --- the network's input ----------------------------------------------------------------------
@@ -194,9 +195,15 @@ def build_head(
     """Standardised features (the training patches' mean and variance, fixed) -> softmax.
 
     ``linear``: dropout on the features, then one Dense softmax (a logistic regression);
-    ``mlp``: Dense-ReLU-Dropout-Dense softmax. The softmax stays float32 under mixed precision."""
+    ``mlp``: Dense-ReLU-Dropout-Dense softmax. The standardisation and the softmax stay float32
+    under mixed precision. A feature (nearly) constant on the training patches is only centred,
+    as scikit-learn's StandardScaler does: divided by its tiny spread, a clip where it moves would
+    get enormous values."""
+    variance = np.where(np.asarray(variance) < MIN_VARIANCE, 1.0, variance)
     inputs = keras.Input((n_features,), name="features")
-    x = layers.Normalization(mean=mean, variance=variance, name="standardise")(inputs)
+    x = layers.Normalization(mean=mean, variance=variance, name="standardise", dtype="float32")(
+        inputs
+    )
     if transfer.head == "mlp":
         x = layers.Dense(transfer.head_units, activation="relu", name="hidden")(x)
     x = layers.Dropout(transfer.head_dropout)(x)
@@ -323,6 +330,9 @@ def train_phase(
     phase_dir.mkdir(parents=True, exist_ok=True)
     history, best = phase_dir / "history.csv", phase_dir / "best.weights.h5"
     log_finished_epochs(history)
+    # compiled and fitted as a twin that shares the layers: the saved classifier and its head
+    # carry no optimizer (loading one restored under mixed precision warns of its variables)
+    model = keras.Model(model.inputs, model.outputs, name=model.name)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(),
