@@ -43,7 +43,6 @@ from genreflow.recipe import TrainSettings
 keras = pytest.importorskip("keras")
 
 from genreflow import transfer  # noqa: E402
-from genreflow.blocks import write_index  # noqa: E402
 from genreflow.evaluation import evaluate_split, predict_tracks  # noqa: E402
 from genreflow.params import SpectrogramParams  # noqa: E402
 from genreflow.pngio import write_png_atomic  # noqa: E402
@@ -61,8 +60,7 @@ def data(tmp_path_factory) -> SimpleNamespace:
     rows = write_dataset(root / "pngs")
     backbone = stand_in_backbone()
     backbone.save_weights(str(root / "backbone.weights.h5"))
-    write_index(root / "index.tsv", index_records(rows))
-    transfer.update_block(root / "index.tsv", root / "embeddings.npz", backbone, "w1", "stand_in")
+    transfer.update_block(index_records(rows), root / "embeddings.npz", backbone, "w1", "stand_in")
     (root / "rows.json").write_text(json.dumps(rows))
     return SimpleNamespace(
         root=root, rows=rows, embeddings=read_embeddings([root / "embeddings.npz"])
@@ -163,11 +161,11 @@ def test_clips_embedded_together_equal_clips_embedded_one_by_one(data):
 def test_a_block_file_is_brought_up_to_date_clip_by_clip(data, tmp_path):
     backbone = pretrained(data)
     rows = [dict(r) for r in data.rows[:4]]
-    index, out = tmp_path / "index.tsv", tmp_path / "block.npz"
-    write_index(index, index_records(rows))
+    out = tmp_path / "block.npz"
 
     def update(weights="w1", rebuild=lambda png: False) -> int:
-        return transfer.update_block(index, out, backbone, weights, "stand_in", rebuild)
+        records = index_records(rows) + [{"key": "bad", "png": "", "status": "rejected"}]
+        return transfer.update_block(records, out, backbone, weights, "stand_in", rebuild)
 
     assert update() == 4
     block = read_block(out)
@@ -184,14 +182,13 @@ def test_a_block_file_is_brought_up_to_date_clip_by_clip(data, tmp_path):
     from genreflow.atomic import sha256_of
 
     rows[1] |= {"spectrogram": str(changed), "sha256": sha256_of(changed)}
-    write_index(index, index_records(rows))
     assert update() == 1
     assert len(read_block(out).clips[rows[1]["track"]].features["penultimate"]) == 2
     assert update(rebuild=lambda png: png == rows[2]["spectrogram"]) == 1
     assert update(weights="w2") == 4, "other weights: every clip"
     out.write_bytes(b"not an npz")
     assert update(weights="w2") == 4, "a damaged file is made again"
-    write_index(index, index_records(rows[:2]))
+    del rows[2:]
     assert update(weights="w2") == 0
     assert list(read_block(out).clips) == [r["track"] for r in rows[:2]], "removed clips go"
 

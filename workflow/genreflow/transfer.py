@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -33,7 +33,7 @@ from keras import layers
 
 from . import data
 from .atomic import atomic_path
-from .blocks import OK, read_index
+from .blocks import OK
 from .embeddings import (
     LAYERS,
     STORED,
@@ -142,7 +142,7 @@ def embed(
 
 
 def update_block(
-    index: str | os.PathLike,
+    records: Iterable[Mapping[str, str]],
     out: str | os.PathLike,
     backbone: keras.Model,
     weights_sha256: str,
@@ -150,10 +150,11 @@ def update_block(
     rebuild: Callable[[str], bool] = lambda png: False,
     clips_per_step: int = 64,
 ) -> int:
-    """Bring one block's embeddings file up to date with its index; returns how many clips were
-    computed. A clip is computed again only when it is new, its spectrogram changed, the weights
-    changed, or ``rebuild`` names its PNG: audio added to a block costs its own clips."""
-    records = [r for r in read_index(index).values() if r["status"] == OK]
+    """Bring one block's embeddings file up to date with the block's featurisation records (key,
+    png, png_sha256, status: its index table's rows); returns how many clips were computed. A
+    clip is computed again only when it is new, its spectrogram changed, the weights changed, or
+    ``rebuild`` names its PNG: audio added to a block costs its own clips."""
+    records = [r for r in records if r["status"] == OK]
     previous: dict[str, ClipEmbedding] = {}
     if os.path.exists(out):
         try:

@@ -12,12 +12,12 @@ settings = TrainSettings.from_config(snakemake.params.train)
 configure(0, snakemake.threads, "off", "off", settings.deterministic, settings.backend)
 
 from genreflow.atomic import sha256_of
-from genreflow.blocks import forced_for
+from genreflow.blocks import forced_for, read_index
 from genreflow.transfer import load_backbone, update_block
 
 weights, architecture = snakemake.input.weights, snakemake.params.architecture
 count = update_block(
-    snakemake.input.index,
+    read_index(snakemake.input.index).values(),
     snakemake.output[0],
     load_backbone(weights, architecture),
     sha256_of(weights),
