@@ -114,6 +114,12 @@ def test_the_musicnn_recipe_needs_the_musicnn_spectrograms():
     assert "spectrogram.kind: logmel" in str(err.value)
 
 
+def test_the_head_batch_shrinks_to_give_small_sets_enough_steps():
+    assert transfer.head_batch_size(8000, TrainSettings()) == 256
+    assert transfer.head_batch_size(400, TrainSettings()) == 25  # 16 steps (min_steps_per_epoch)
+    assert transfer.head_batch_size(5, TrainSettings()) == 1
+
+
 def test_transfer_settings_come_from_the_train_section():
     s = TrainSettings.from_config(
         {"recipe": "musicnn", "transfer": {"head": "mlp", "fine_tune_epochs": 3}}

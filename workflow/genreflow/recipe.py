@@ -22,6 +22,7 @@ class TransferSettings:
     head_dropout: float = 0.5  # dropout on the head's input (linear) or hidden layer (mlp)
     head_weight_decay: float = 1e-4  # AdamW's decoupled weight decay on the head
     head_epochs: int = 100  # early-stopped with train.patience on the validation loss
+    head_batch_size: int = 256  # patches; lowered to give train.min_steps_per_epoch batches
     head_learning_rate: float = 1e-3
     fine_tune_epochs: int = 0  # 0: frozen backbone only
     fine_tune_learning_rate: float = 1e-5
