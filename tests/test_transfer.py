@@ -32,10 +32,13 @@ from transfer_stand_in import (
 from genreflow.config import ConfigError, check_settings
 from genreflow.embeddings import (
     LAYERS,
+    embeddings_input,
+    embeddings_root,
     read_block,
     read_embeddings,
     select,
     tracks_table,
+    weights_input,
     write_tracks_table,
 )
 from genreflow.recipe import TrainSettings
@@ -131,6 +134,25 @@ def test_transfer_settings_come_from_the_train_section():
     )
     assert not s.transfer.frozen and TrainSettings().transfer.frozen
     assert TrainSettings(**asdict(s)) == s
+
+
+def test_each_network_and_spectrogram_set_has_its_own_embeddings():
+    musicnn = {"train": {"recipe": "musicnn"}}
+    msd = musicnn | {"pretrained": {"architecture": "MSD_musicnn", "weights": ""}}
+    mtt = musicnn | {"pretrained": {"architecture": "MTT_musicnn", "weights": ""}}
+    mine = musicnn | {"pretrained": {"architecture": "MSD_musicnn", "weights": "my.weights.h5"}}
+    assert embeddings_root(msd) == "results/embeddings/MSD_musicnn"
+    assert embeddings_root(msd, "41af6c8d") == "results/embeddings/41af6c8d-MSD_musicnn"
+    roots = {embeddings_root(c) for c in (msd, mtt, mine)}
+    assert len(roots) == 3, "a weights file of the user's is a set of its own"
+    assert weights_input(msd) == ["results/pretrained/MSD_musicnn.weights.h5"]
+    assert weights_input(mine) == ["my.weights.h5"]
+    assert embeddings_input(mtt, ["00000", "00050"]) == [
+        "results/embeddings/MTT_musicnn/00000.npz",
+        "results/embeddings/MTT_musicnn/00050.npz",
+    ]
+    other = {"train": {"recipe": "default"}}
+    assert weights_input(other) == [] and embeddings_input(other, ["00000"]) == []
 
 
 # --- features of the frozen network ------------------------------------------------------------
