@@ -33,6 +33,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/embeddings.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/hooks.smk"
 
@@ -41,3 +42,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        EMBEDDINGS_TARGETS,

@@ -144,11 +144,10 @@ def classify_block(
 def _window_probabilities(model_path, records, genres, settings, spec) -> list:
     if not records:
         return []  # nothing new: no Keras import, no model load
-    import keras
-
     from .evaluation import predict_tracks
+    from .transfer import load_classifier
 
-    model = keras.models.load_model(model_path)
+    model = load_classifier(model_path)
     n_classes = model.output_shape[-1]
     if n_classes != len(genres):
         raise ValueError(

@@ -84,18 +84,15 @@ MUSICNN_MAX = 8.0
 
 
 def musicnn_representation(samples: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
-    """(96, frames) float32, row 0 the lowest band: musicnn's extractor with librosa's defaults
-    (``melspectrogram(y, sr=16000, hop_length=256, n_fft=512, n_mels=96)``), the log computed in
-    float32 (musicnn's own code overflows in float16 under NumPy 2). musicnn feeds its network
-    the transpose, (frames, 96)."""
-    import librosa
+    """(96, frames) float32, row 0 the lowest band: musicnn's own input
+    (:func:`genreflow.musicnn.input_representation`, the representation the network was trained
+    on and the port is checked with) of audio already resampled to 16 kHz, stored like every
+    spectrogram with frequency as rows. musicnn feeds its network the transpose, (frames, 96)."""
+    from .musicnn import input_representation
 
     if sample_rate != MUSICNN["sample_rate"]:
         raise ValueError(f"musicnn's input is made at 16000 Hz, not {sample_rate}")
-    mel = librosa.feature.melspectrogram(
-        y=samples, sr=sample_rate, hop_length=256, n_fft=512, n_mels=96
-    )
-    return np.log10(1 + 10000 * mel.astype(np.float32)).astype(np.float32)
+    return np.ascontiguousarray(input_representation(samples, sample_rate).T)
 
 
 def quantise16(values: np.ndarray, high: float = MUSICNN_MAX) -> np.ndarray:

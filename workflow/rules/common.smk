@@ -213,6 +213,14 @@ for name, variant in VARIANTS.items():
     VARIANT_INDEX[name] = set_index_path(SPECTROGRAM_SETS[prefix][0])
 
 
+def spectrogram_set_of(spectrogram):
+    """(rule prefix, blocks) of the spectrogram set made with these settings."""
+    params = SpectrogramParams.from_config(spectrogram)
+    for prefix, (_, settings, blocks) in SPECTROGRAM_SETS.items():
+        if SpectrogramParams.from_config(settings) == params:
+            return prefix, blocks
+
+
 def predict_target(wildcards):
     # raised only when the predict target is asked for, so a wrong folder never blocks training
     if not PREDICT_DIR:
