@@ -25,8 +25,8 @@ for name, variant in VARIANTS.items():
     if variant["train"]["recipe"] != "musicnn":
         continue
     prefix, blocks = spectrogram_set_of(variant["spectrogram"])
-    own = prefix == "spectrograms"
-    root = embeddings_root(variant, "" if own else name)
+    # variants with the same spectrograms and network share one set of embeddings
+    root = embeddings_root(variant, prefix.removeprefix("spectrograms").strip("_"))
     EMBEDDING_SETS.setdefault(root, (blocks, *pretrained_of(variant), variant["train"]))
     VARIANT_EMBEDDINGS[name] = [f"{root}/{b}.npz" for b in blocks]
 
