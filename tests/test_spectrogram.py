@@ -70,13 +70,15 @@ def test_real_au_clips_decode_to_full_length_spectrograms(tmp_path):
         assert 29.9 < float(text["genreflow:duration_s"]) < 30.5
 
 
-def test_musicnn_representation_is_musicnns_extractor_in_float32():
+def test_musicnn_representation_is_musicnns_extractor_with_the_log_in_float32():
     librosa = pytest.importorskip("librosa")
     samples = tone(3.0, rate=16000, freq=1000.0)
     rep = musicnn_representation(samples, 16000)
     assert rep.dtype == np.float32 and rep.shape == (96, 1 + 3 * 16000 // 256)
     mel = librosa.feature.melspectrogram(y=samples, sr=16000, hop_length=256, n_fft=512, n_mels=96)
-    np.testing.assert_allclose(rep, np.log10(10000 * mel.astype(np.float64) + 1), rtol=1e-5)
+    # the wheel's extractor: mel power rounded to float16, the log taken in float32 (see musicnn.py)
+    rounded = mel.astype(np.float16).astype(np.float64)
+    np.testing.assert_allclose(rep, np.log10(10000 * rounded + 1), rtol=1e-5)
     centres = librosa.mel_frequencies(n_mels=96 + 2, fmax=8000.0)[1:-1]
     assert abs(centres[int(np.argmax(rep[:, 90]))] - 1000.0) < 100, "row 0 is the lowest band"
     with pytest.raises(ValueError):
@@ -123,3 +125,25 @@ def test_a_musicnn_png_comes_back_as_its_float_values(tmp_path):
     (images,) = load_images([str(png)], [row["png_sha256"]])
     assert images.dtype == np.float32 and images.shape == (96, params.n_frames)
     assert np.abs(images - expected).max() <= MUSICNN_MAX / 131070 * 1.01
+
+
+def test_musicnn_kind_does_not_pad_short_clips_with_silence(tmp_path):
+    """A clip shorter than spectrogram.duration_s keeps its own length (its patches are scored;
+    silence would add patches of nothing), while a longer one is cropped to duration_s."""
+    from conftest import write_audio
+
+    from genreflow.blocks import Item
+    from genreflow.data import read_png
+    from genreflow.featurize import featurize_file
+    from genreflow.params import SpectrogramParams
+
+    params = SpectrogramParams.from_config({"kind": "musicnn", "duration_s": 5.0})
+    widths = {}
+    for seconds in (2.0, 8.0):
+        audio, png = tmp_path / f"{seconds}.wav", tmp_path / f"{seconds}.png"
+        write_audio(audio, tone(seconds, rate=16000, freq=500.0), rate=16000)
+        row = featurize_file(Item(str(seconds), str(audio), str(png)), params)
+        assert row["status"] == "ok"
+        widths[seconds] = read_png(png).shape[1]
+    assert widths[2.0] == 1 + int(2.0 * 16000) // 256 < params.n_frames
+    assert widths[8.0] == params.n_frames

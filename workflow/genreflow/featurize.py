@@ -63,7 +63,11 @@ def featurize_file(item: Item, params: SpectrogramParams) -> dict[str, str]:
         text = {"genreflow:status": REJECTED, "genreflow:reason": reason}
         write_png_atomic(item.png, np.zeros((1, 1), np.uint8), text)
         return {**row_of(item), "status": REJECTED, "reason": reason}
-    samples, pad_note = fit_length(samples, params.n_samples)
+    # musicnn scores a clip by its 3-s patches: a short clip is not padded with silence up to
+    # duration_s (silent patches would enter its average and cost a forward pass each);
+    # genreflow.musicnn.patches fills a clip shorter than one patch by repeating it, as musicnn does
+    length = min(len(samples), params.n_samples) if params.kind == "musicnn" else params.n_samples
+    samples, pad_note = fit_length(samples, length)
     source = {
         "source_rate": str(info.source_rate),
         "channels": str(info.channels),
