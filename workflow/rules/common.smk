@@ -34,6 +34,8 @@ from genreflow.plan import (
     sheet_collection,
 )
 from genreflow.tables import read_table
+from genreflow.artists import artist_sources
+from genreflow.split import Entry, start_up_report
 from snakemake.utils import Paramspace, validate
 import pandas as pd
 from genreflow.predict import make_predict_plan, read_predictions_csv
@@ -116,14 +118,41 @@ try:
     if len(config["genres"]) < 2:
         raise ConfigError(f"genres: at least two are needed, not {config['genres']}")
     PLAN = make_plan(COLLECTION, config, decided_at_submission("spectrograms"))
-    check_plan(PLAN, config, workflow.basedir)
+    # --- artists (issue 20): who made each track; the split and the folds keep artists together
+    ARTISTS = artist_sources(
+        config["split"],
+        config["tracks"],
+        workflow.basedir,
+        synthetic=is_demo(config["audio_dir"]) and not config["tracks"],
+    )
+    CREDITS = ARTISTS.credits((t.key, t.name) for t in PLAN.tracks)
+    check_plan(PLAN, config, workflow.basedir, CREDITS)
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}")
 TO_REMAKE = publish_decisions("spectrograms", PLAN.blocks)
+# --- artists (issue 20): the kind of split, and genres with too few artists, said at start-up
+if workflow.is_main_process:
+    SPLIT_KIND, SPLIT_NOTES = start_up_report(
+        [Entry(t.key, t.label, t.png) for t in PLAN.tracks],
+        config["split"],
+        config["genres"],
+        CREDITS,
+        workflow.basedir,
+        PLAN.fixed_split,
+        (
+            config["experiments"]["cv"]["folds"]
+            if config["experiments"]["variants"]
+            else None
+        ),
+    )
+    for note in SPLIT_NOTES:
+        logger.warning(note)
+# --- end of the artists' start-up
 if (
     workflow.is_main_process
     and not is_demo(config["audio_dir"])
     and not config["tracks"]
+    and SPLIT_KIND == "random by track"  # issue 20: an artist split says so itself
 ):
     GTZAN_WARNING = gtzan_split_warning(
         PLAN,
