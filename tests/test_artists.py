@@ -536,3 +536,20 @@ def test_the_artist_table_is_an_input_of_the_split_and_a_correction_resplits(tmp
     table.write_text(table.read_text().replace("rock 3", "rock 0"))  # a correction
     dry = run_snakemake(tmp_path, "-n", "results/split/manifest.csv", *args)
     assert "rule split:" in dry.stdout and "artists.tsv" in dry.stdout
+
+
+def test_a_missing_artist_table_stops_the_start_up_naming_the_key(tmp_path):
+    make_dataset(tmp_path / "audio", ["blues", "jazz"], 3, seconds=0.5)
+    proc = run_snakemake(
+        tmp_path,
+        "-n",
+        "--config",
+        "audio_dir=audio",
+        "genres=[blues, jazz]",
+        "split={artists: [nowhere.tsv]}",
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "Invalid configuration: split.artists: no such table" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

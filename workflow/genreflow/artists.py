@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 from .blocks import safe_id
-from .config import ConfigError
 
 # What separates the artists of one credit: "A & B", "A, B and C", "A feat. B", "A; B" (the
 # separator the shipped GTZAN table uses where two sources credit different artists).
@@ -173,8 +172,9 @@ def duplicate_table(records: Iterable[Mapping[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["set", "track", "genre", "audio", "audio_sha256"])
 
 
-class ArtistTableError(ConfigError):
-    """An artist table that cannot be used; the message names the key and the file."""
+class ArtistTableError(ValueError):
+    """An artist table that cannot be used (a configuration error: the message names the key
+    and the file; not a ``config.ConfigError`` so that the rule scripts need no YAML parser)."""
 
 
 def read_artist_table(path: str | os.PathLike) -> dict[str, str]:

@@ -34,7 +34,7 @@ from genreflow.plan import (
     sheet_collection,
 )
 from genreflow.tables import read_table
-from genreflow.artists import artist_sources
+from genreflow.artists import ArtistTableError, artist_sources
 from genreflow.split import Entry, start_up_report
 from snakemake.utils import Paramspace, validate
 import pandas as pd
@@ -127,7 +127,7 @@ try:
     )
     CREDITS = ARTISTS.credits((t.key, t.name) for t in PLAN.tracks)
     check_plan(PLAN, config, workflow.basedir, CREDITS)
-except ConfigError as err:
+except (ConfigError, ArtistTableError) as err:
     raise WorkflowError(f"Invalid configuration: {err}")
 TO_REMAKE = publish_decisions("spectrograms", PLAN.blocks)
 # --- artists (issue 20): the kind of split, and genres with too few artists, said at start-up
