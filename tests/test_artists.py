@@ -553,3 +553,34 @@ def test_a_missing_artist_table_stops_the_start_up_naming_the_key(tmp_path):
     assert proc.returncode != 0
     assert "Invalid configuration: split.artists: no such table" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+@requires_shared_data("gtzan-dev")
+def test_the_default_run_on_gtzan_dev_starts_and_names_its_one_artist_genres(tmp_path):
+    """blues, classical, reggae and rock hold one artist each in gtzan-dev, jazz two: the run
+    goes on, splitting them by track, and says so before any job."""
+    proc = run_snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/presets/tiny.yaml"),
+        "--config",
+        f"audio_dir={SHARED_DATA / 'gtzan-dev'}",
+        timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert "blues (1), classical (1), jazz (2), reggae (1), rock (1)" in output
+    assert "rule split:" in output and "rule train:" in output
+    assert "splits by track at random" not in output, "the GTZAN by-track warning is for by track"
+
+
+def test_the_gtzan_by_track_warning_comes_only_with_a_split_by_track(tmp_path):
+    # GTZAN's country, disco and metal 00000-00007 hold several artists each
+    make_dataset(tmp_path / "audio", ["country", "disco", "metal"], 8, seconds=0.5)
+    common = ["-n", "--config", "audio_dir=audio", "genres=[country, disco, metal]"]
+    by_track = run_snakemake(tmp_path, *common, "split={group_by: none}", timeout=120)
+    assert "splits by track at random" in by_track.stdout + by_track.stderr
+    by_artist = run_snakemake(tmp_path, *common, timeout=120)
+    assert "splits by track at random" not in by_artist.stdout + by_artist.stderr

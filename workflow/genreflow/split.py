@@ -182,7 +182,7 @@ class Grouping:
     """Which tracks the split keeps together, and which genres it splits by track."""
 
     label: dict[str, str]  # track -> its group (the track id itself when it has none)
-    artists: dict[str, int]  # genre -> artist groups (a track without an artist counts as one)
+    artists: dict[str, int]  # genre -> its artist groups (tracks without an artist not counted)
     by_track: list[str]  # genres split by track: too few artists, or no artist known
     without_artist: int  # tracks that no source names an artist for
     duplicates: list[list[str]] = field(default_factory=list)  # same decoded audio
@@ -197,9 +197,9 @@ def group_tracks(
 ) -> Grouping:
     """The groups of a split into ``parts`` parts (or folds).
 
-    With ``group_by: artist`` a track's group is its artist group (``artists.artist_groups``);
-    a genre with fewer groups than ``parts``, or with no artist known, or named in ``by_track``,
-    is split by track (each track its own group). With ``none`` every genre is. In both cases
+    With ``group_by: artist`` a track's group is its artist group (``artists.artist_groups``),
+    a track without an artist a group of its own; a genre with fewer groups than ``parts``, or
+    with no artist known, or named in ``by_track``, is split by track (each track its own group). With ``none`` every genre is. In both cases
     tracks with the same decoded audio (``Entry.audio_sha256``) are then merged into one group.
     """
     tracks = {e.track for e in entries}
@@ -208,16 +208,14 @@ def group_tracks(
         if group_by == "artist"
         else {}
     )
-    per_genre: dict[str, set[str]] = defaultdict(set)
-    has_artist: dict[str, bool] = defaultdict(bool)
+    groups: dict[str, set[str]] = defaultdict(set)  # a track without an artist: its own
     for e in entries:
-        per_genre[e.genre].add(known.get(e.track, "\0" + e.track))
-        has_artist[e.genre] |= e.track in known
-    artists = {genre: len(groups) for genre, groups in per_genre.items()}
+        groups[e.genre].add(known.get(e.track, "\0" + e.track))
+    artists = {g: sum(not name.startswith("\0") for name in found) for g, found in groups.items()}
     split_by_track = sorted(
         genre
-        for genre in per_genre
-        if genre in by_track or not has_artist[genre] or artists[genre] < parts
+        for genre, found in groups.items()
+        if genre in by_track or not artists[genre] or len(found) < parts
     )
     label = {
         e.track: e.track if e.genre in split_by_track else known.get(e.track, e.track)
