@@ -470,24 +470,26 @@ def gtzan_dev_like():
 
 def test_start_up_names_the_genres_with_too_few_artists_and_what_the_run_does():
     entries, credits = gtzan_dev_like()
-    kind, lines = start_up_report(entries, HASH, GENRES, credits, REPO, folds=5)
-    assert kind == "partly by track: blues, classical, jazz, reggae, rock"
+    plan = plan_split(entries, HASH, GENRES, credits=credits)
+    lines = start_up_report(plan, entries, HASH, credits, folds=5)
+    assert plan.kind == "partly by track: blues, classical, jazz, reggae, rock"
     split_line = next(line for line in lines if "than the split's 3 parts" in line)
     assert "blues (1), classical (1), jazz (2), reggae (1), rock (1)" in split_line
     assert "split by track" in split_line and "partly by track" in split_line
     folds_line = next(line for line in lines if "experiments.cv.folds (5)" in line)
     assert "hiphop (4)" in folds_line and "pop (4)" in folds_line
     assert any("1 of 50 track(s) have no artist" in line for line in lines), "country.00002"
-    ungrouped_kind, quiet = start_up_report(
-        entries, {**HASH, "group_by": "none"}, GENRES, credits, REPO
-    )
-    assert ungrouped_kind == "random by track"
+    ungrouped = plan_split(entries, {**HASH, "group_by": "none"}, GENRES, credits=credits)
+    quiet = start_up_report(ungrouped, entries, {**HASH, "group_by": "none"}, credits)
+    assert ungrouped.kind == "random by track"
     assert not any("fewer artists" in line or "no artist" in line for line in quiet)
 
 
 def test_start_up_warns_when_the_parts_are_far_from_the_asked_ratios():
     tracks, credits = artist_collection(artists=3, per_artist=10)
-    _, lines = start_up_report(entries_of(tracks), HASH, ["blues", "jazz", "rock"], credits)
+    entries = entries_of(tracks)
+    plan = plan_split(entries, HASH, ["blues", "jazz", "rock"], credits=credits)
+    lines = start_up_report(plan, entries, HASH, credits)
     assert any("far from split.ratios" in line and "asked 70.0%" in line for line in lines)
 
 

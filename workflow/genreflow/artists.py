@@ -255,12 +255,15 @@ def track_credits(
         if sheet.get(key):
             credits[key] = sheet[key]
             continue
-        base = os.path.basename(name)
-        for candidate in (key, base, os.path.splitext(base)[0]):
-            if candidate in tables:
-                if tables[candidate]:
-                    credits[key] = tables[candidate]
-                break
+        if key in tables:
+            found = key
+        elif name == key:  # a GTZAN-layout track: its id is all there is to look up
+            continue
+        else:
+            base = os.path.basename(name)
+            found = next((c for c in (base, os.path.splitext(base)[0]) if c in tables), None)
+        if found is not None and tables[found]:
+            credits[key] = tables[found]
     return credits
 
 

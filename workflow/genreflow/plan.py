@@ -264,11 +264,10 @@ def rejection_summary(rejected: list[Rejection], limit: int = 20) -> str:
     )
 
 
-def check_plan(
-    plan: Plan, config: dict, workflow_root: str = ".", credits: dict | None = None
-) -> None:
+def check_plan(plan: Plan, config: dict, workflow_root: str = ".", credits: dict | None = None):
     """Start-up checks that need the data: strict mode, empty dataset, a split that cannot work
-    (with ``credits``, track -> artist, grouped as the split job will group it)."""
+    (with ``credits``, track -> artist, grouped as the split job will group it). Returns the
+    split planned on the track ids (``genreflow.split.SplitPlan``)."""
     rejected = plan.rejected
     if config["strict"] and rejected:
         listing = "\n".join(f"  {r.path}: {r.reason}" for r in rejected)
@@ -284,7 +283,9 @@ def check_plan(
         raise ConfigError(f"{source} (empty dataset){why}")
     if not plan.fixed_split and config["split"]["method"] != "fault_filtered":
         check_split_counts(tracks, config["genres"], config["split"]["ratios"])
-    check_split(tracks, config["genres"], config["split"], workflow_root, plan.fixed_split, credits)
+    return check_split(
+        tracks, config["genres"], config["split"], workflow_root, plan.fixed_split, credits
+    )
 
 
 def check_split_counts(tracks: list[Item], genres: list[str], ratios: dict[str, float]) -> None:
@@ -308,14 +309,14 @@ def check_split(
     workflow_root: str = ".",
     fixed: dict | None = None,
     credits: dict | None = None,
-) -> None:
+):
     """Run the split on the track ids now (it is cheap), so that a genre left without training
-    tracks fails at start-up instead of after featurisation."""
-    from .split import Entry, SplitError, assign
+    tracks fails at start-up instead of after featurisation; returns it."""
+    from .split import Entry, SplitError, plan_split
 
     entries = [Entry(t.key, t.label, t.png) for t in tracks]
     try:
-        assign(entries, split_config, genres, workflow_root, fixed, credits)
+        return plan_split(entries, split_config, genres, workflow_root, fixed, credits)
     except (SplitError, OSError) as err:
         raise ConfigError(
             f"split: {err} with split.method '{split_config['method']}' on {len(tracks)} usable tracks "

@@ -543,24 +543,21 @@ def describe(plan: SplitPlan, entries: list[Entry], split_config: Mapping, fixed
 
 
 def start_up_report(
+    plan: SplitPlan,
     entries: list[Entry],
     split_config: Mapping,
-    genres: list[str],
     credits: Mapping[str, str],
-    workflow_root: str | os.PathLike = ".",
-    fixed: Mapping[str, str] | None = None,
     folds: int | None = None,
-) -> tuple[str, list[str]]:
-    """The kind of split this run will make, and what start-up should say about it: genres with
-    too few artists for the split's parts (or for ``folds``, the experiments' folds) and what
-    happens to them, tracks without an artist, and parts far from the asked ratios."""
-    plan = plan_split(entries, split_config, genres, workflow_root, fixed, credits)
-    if fixed or split_config["method"] == "fault_filtered":
-        return plan.kind, []
+) -> list[str]:
+    """What start-up should say about the split ``plan_split`` planned on the track ids: genres
+    with too few artists for the split's parts (or for ``folds``, the experiments' folds) and
+    what happens to them, tracks without an artist, and parts far from the asked ratios."""
+    if plan.kind in (FIXED_KIND, LISTS_KIND):
+        return []
     lines = []
     grouping, parts = plan.grouping, parts_of(split_config["ratios"])
     if split_config.get("group_by", "artist") == "artist" and credits:
-        lines += too_few_artists(entries, credits, grouping, parts, f"the split's {parts} parts")
+        lines += too_few_artists(grouping, parts, f"the split's {parts} parts")
         stranded = [w for w in plan.warnings if "fell outside the training part" in w]
         lines += [f"genreflow: {w}; the headline says '{plan.kind}'" for w in stranded]
         if grouping.without_artist:
@@ -570,8 +567,6 @@ def start_up_report(
             )
         if folds:
             lines += too_few_artists(
-                entries,
-                credits,
                 group_tracks(entries, credits, folds),
                 folds,
                 f"experiments.cv.folds ({folds})",
@@ -584,24 +579,12 @@ def start_up_report(
             f"genreflow: the split's parts are far from split.ratios ({why}a random split of few "
             f"tracks move in large steps): {ratio_line(asked, achieved)}"
         )
-    return plan.kind, lines
+    return lines
 
 
-def too_few_artists(
-    entries: list[Entry],
-    credits: Mapping[str, str],
-    grouping: Grouping,
-    parts: int,
-    what: str,
-    done: str = "split",
-) -> list[str]:
-    """The warning for genres that have artists, but fewer than ``parts``."""
-    known = {e.genre for e in entries if credits.get(e.track)}
-    few = {
-        g: grouping.artists[g]
-        for g in grouping.by_track
-        if g in known and grouping.artists[g] < parts
-    }
+def too_few_artists(grouping: Grouping, parts: int, what: str, done: str = "split") -> list[str]:
+    """The warning for genres that have artists, but too few to be split by artist."""
+    few = {g: grouping.artists[g] for g in grouping.by_track if 0 < grouping.artists[g] < parts}
     if not few:
         return []
     listed = ", ".join(f"{g} ({n})" for g, n in few.items())

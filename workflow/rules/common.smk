@@ -126,33 +126,30 @@ try:
         synthetic=is_demo(config["audio_dir"]) and not config["tracks"],
     )
     CREDITS = ARTISTS.credits((t.key, t.name) for t in PLAN.tracks)
-    check_plan(PLAN, config, workflow.basedir, CREDITS)
+    SPLIT_PLAN = check_plan(PLAN, config, workflow.basedir, CREDITS)
 except (ConfigError, ArtistTableError) as err:
     raise WorkflowError(f"Invalid configuration: {err}")
 TO_REMAKE = publish_decisions("spectrograms", PLAN.blocks)
 # --- artists (issue 20): the kind of split, and genres with too few artists, said at start-up
 if workflow.is_main_process:
-    SPLIT_KIND, SPLIT_NOTES = start_up_report(
+    for note in start_up_report(
+        SPLIT_PLAN,
         [Entry(t.key, t.label, t.png) for t in PLAN.tracks],
         config["split"],
-        config["genres"],
         CREDITS,
-        workflow.basedir,
-        PLAN.fixed_split,
         (
             config["experiments"]["cv"]["folds"]
             if config["experiments"]["variants"]
             else None
         ),
-    )
-    for note in SPLIT_NOTES:
+    ):
         logger.warning(note)
 # --- end of the artists' start-up
 if (
     workflow.is_main_process
     and not is_demo(config["audio_dir"])
     and not config["tracks"]
-    and SPLIT_KIND == "random by track"  # issue 20: an artist split says so itself
+    and SPLIT_PLAN.kind == "random by track"  # issue 20: an artist split says so itself
 ):
     GTZAN_WARNING = gtzan_split_warning(
         PLAN,
