@@ -24,6 +24,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/spectrograms.smk"
@@ -32,6 +33,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/embeddings.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/hooks.smk"
 
@@ -40,3 +42,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        EMBEDDINGS_TARGETS,

@@ -1,16 +1,22 @@
-"""Dry-run cost of planning the workflow for many audio files (snakemake -n from nothing).
+"""Dry-run cost of planning the workflow for many audio files (snakemake -n from nothing), and
+what the design costs in Snakemake's metadata (.snakemake/metadata).
 
-Placeholders are hard links to one tiny valid WAV, so the start-up checks (the first bytes of
-every file no job has seen) really run on every file. Prints a markdown table of wall time and
-peak memory.
+Placeholders are hard links to one tiny valid WAV, so the start-up check (the first bytes of
+every file) really runs on every file. Prints a markdown table of wall time and peak memory.
+Then one real run featurises ``--metadata-files`` placeholders up to the spectrograms' index
+and reads Snakemake's records: the bytes per PNG (its job's inputs, params, code...) and those
+of the index, whose job takes every PNG as input (a path and a checksum per PNG), scaled to
+each size.
 
-Usage: python bench/dryrun.py [--sizes 1000 10000 100000] [--work /tmp/genreflow-dryrun]
+Usage: python bench/dryrun.py [--sizes 1000 10000 100000] [--metadata-files 1000]
+       [--work /tmp/genreflow-dryrun]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -60,8 +66,9 @@ def dry_run(audio: Path, workdir: Path) -> tuple[float, float]:
 
 
 # The same DAG shape with nothing of genreflow in it: per block, one rule with the block's audio
-# as inputs and one with its index and PNGs (update) as outputs. What Snakemake alone needs to
-# plan so many declared files; the difference to the workflow's row is genreflow's own start-up.
+# as inputs and one with its table and PNGs as outputs, and one rule with every PNG as input.
+# What Snakemake alone needs to plan so many declared files; the difference to the workflow's row
+# is genreflow's own start-up and the rest of its DAG.
 BARE_SNAKEFILE = """
 import os
 AUDIO, BLOCK = config["audio"], 50
@@ -78,11 +85,15 @@ for b, members in blocks.items():
     rule:
         name: f"spectrograms_{b}"
         input: f"results/audio/{b}.tsv"
-        output: index=f"results/index/{b}.tsv", pngs=[update(f"results/spectrograms/{g}/{t}.png") for g, t, p in members]
+        output: index=f"results/index/{b}.tsv", pngs=[f"results/spectrograms/{g}/{t}.png" for g, t, p in members]
         shell: "touch {output}"
+rule index:
+    input: [f"results/index/{b}.tsv" for b in blocks], [f"results/spectrograms/{g}/{t}.png" for m in blocks.values() for g, t, p in m]
+    output: "results/index.tsv"
+    shell: "touch {output}"
 rule all:
     default_target: True
-    input: [f"results/index/{b}.tsv" for b in blocks]
+    input: "results/index.tsv"
 """
 
 
@@ -107,11 +118,43 @@ def bare_dry_run(audio: Path, workdir: Path) -> tuple[float, float]:
     return run_timed(cmd)
 
 
+def metadata_bytes(audio: Path, workdir: Path) -> tuple[float, int, int]:
+    """A real run up to the spectrograms' index; returns (mean bytes of a PNG's record, bytes of
+    the index's record, the PNGs it lists)."""
+    import json
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "bench.yaml").write_text(f"audio_dir: {audio}\n")
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--cores", "2", "--quiet", "all", "--configfile", str(workdir / "bench.yaml")]
+    run_timed([*cmd, "--", "results/spectrograms/index.tsv"])
+    records: dict[str, list[int]] = {}
+    for f in (workdir / ".snakemake/metadata").iterdir():
+        record = f.read_bytes()
+        records.setdefault(json.loads(record)["rule"], []).append(len(record))
+    png = [
+        size
+        for rule, sizes in records.items()
+        if re.fullmatch(r"spectrograms_\d{5}", rule)
+        for size in sizes
+    ]
+    (index,) = records["spectrograms_index"]
+    n_pngs = len(list((workdir / "results/spectrograms").glob("*/*.png")))
+    return sum(png) / len(png), index, n_pngs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--metadata-files", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/genreflow-dryrun"))
     args = parser.parse_args()
+    audio = args.work / "audio_metadata"
+    placeholders(audio, args.metadata_files)
+    per_png, index, n_pngs = metadata_bytes(audio, args.work / "wd_metadata")
+    per_input = index / n_pngs
+    shutil.rmtree(audio, ignore_errors=True)
     rows = []
     for n in args.sizes:
         audio = args.work / f"audio_{n}"
@@ -125,6 +168,8 @@ def main() -> None:
                 f"{rss:.0f}",
                 "yes" if wall < 15 and rss < 2048 else "NO",
                 f"{bare:.1f}",
+                f"{per_png:.0f}",
+                f"{per_input * n / 2**20:.1f}",
             ]
         )
         shutil.rmtree(audio, ignore_errors=True)
@@ -137,9 +182,17 @@ def main() -> None:
                 "peak RSS MiB",
                 "< 15 s and < 2 GiB",
                 "same DAG, bare Snakefile: wall s",
+                "metadata per PNG, bytes",
+                "metadata of the index (every PNG as input), MiB",
             ],
             rows,
         )
+    )
+    print(
+        f"\nMetadata measured on a real run of {n_pngs} files: {per_png:.0f} bytes per PNG, "
+        f"{index:,} bytes for the index's one output ({per_input:.0f} bytes per PNG it takes "
+        "as input: path and sha256), scaled linearly to each size. The split, QC and folds "
+        "take the index (one input) instead of every PNG."
     )
 
 

@@ -5,6 +5,7 @@ artist (and a recording) on one side, the kind of split, and what start-up says.
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from genreflow.split import (
     start_up_report,
     write_summary,
 )
+from genreflow.tables import read_table
 
 SHIPPED = REPO / "config/artists/gtzan.tsv"
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -499,6 +501,9 @@ def test_start_up_warns_when_the_parts_are_far_from_the_asked_ratios():
 @pytest.mark.slow
 def test_the_artist_table_is_an_input_of_the_split_and_a_correction_resplits(tmp_path):
     make_dataset(tmp_path / "audio", ["blues", "jazz", "rock"], 8, seconds=1.0)
+    # an exact duplicate across two artists: the featurisation jobs record its audio_sha256 in
+    # the set index, which the QC and split jobs read
+    shutil.copy(tmp_path / "audio/jazz/jazz.00001.wav", tmp_path / "audio/jazz/jazz.00006.wav")
     table = tmp_path / "artists.tsv"
     table.write_text(
         "track\tartist\n"
@@ -530,7 +535,11 @@ def test_the_artist_table_is_an_input_of_the_split_and_a_correction_resplits(tmp
     for g in ("blues", "jazz", "rock"):
         for i in range(0, 8, 2):
             assert split_of[f"{g}.{i:05d}"] == split_of[f"{g}.{i + 1:05d}"]
-    assert (tmp_path / "results/qc/duplicates.tsv").read_text().startswith("set\ttrack\tgenre")
+    duplicates = read_table(tmp_path / "results/qc/duplicates.tsv")
+    assert list(duplicates["track"]) == ["jazz.00001", "jazz.00006"]
+    assert set(duplicates["set"]) == {"1"} and duplicates["audio_sha256"].nunique() == 1
+    assert info["duplicate_sets"] == [["jazz.00001", "jazz.00006"]]
+    assert split_of["jazz.00001"] == split_of["jazz.00006"] == split_of["jazz.00007"]
     assert (
         "rule split:"
         not in run_snakemake(tmp_path, "-n", "results/split/manifest.csv", *args).stdout

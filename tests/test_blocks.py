@@ -1,33 +1,30 @@
-"""Featurisation blocks (issue 10), without Snakemake: stable block keys, the start-up decisions
-(left out, damaged, missing), what a block job rewrites, and what forcing asks of it."""
+"""Featurisation blocks (issues 10 and 18), without Snakemake: stable block keys, what start-up
+knows by name, what a block job writes (every member's PNG, a tombstone for a file it rejects,
+the block's table), and the set index that stops on a PNG changed since."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import tone, write_audio
 
 from genreflow.blocks import (
-    KNOWN_BAD,
-    REBUILD_ENV,
     Item,
-    JobReason,
-    audio_stamp,
+    audio_stamps,
     block_name,
-    forced_for,
-    plan_blocks,
-    read_index,
-    rebuild_requests,
+    make_blocks,
+    read_records,
     stamps_digest,
-    unusable_pngs,
-    write_index,
 )
-from genreflow.featurize import featurize_block
+from genreflow.featurize import featurize_block, members_of, set_index
 from genreflow.params import SpectrogramParams
+from genreflow.pngio import DamagedSpectrogram, read_png, read_png_text
+from genreflow.tables import write_table
 
 PARAMS = SpectrogramParams(
     sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=128, n_mels=16, fmax=4000.0
@@ -51,23 +48,6 @@ def items(root: Path, names: list[str]) -> list[Item]:
     ]
 
 
-def plan(root: Path, members: list[Item], known_bad=frozenset(), decided=None, sniffed=None):
-    sniffed = [] if sniffed is None else sniffed
-
-    def sniff(path):
-        sniffed.append(Path(path).name)
-        return "not audio: text file" if Path(path).read_bytes().startswith(b"text") else None
-
-    return plan_blocks(
-        members,
-        lambda key: block_name(key, 2, 4),
-        lambda b: str(root / "index" / f"{b}.tsv"),
-        set(known_bad),
-        sniff,
-        decided,
-    )
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     for i, n in enumerate(["a.00000", "a.00001", "a.00002", "a.00003"]):
@@ -78,220 +58,92 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_start_up_leaves_out_known_bad_and_junk_and_reads_only_unseen_files(folder):
-    members = items(folder, ["a.00000", "a.00001", "a.00002", "a.00003", "a.00004"])
-    sniffed: list[str] = []
-    blocks = plan(folder, members, known_bad={"a.00001"}, sniffed=sniffed)
-    assert sorted(blocks) == ["00000", "00002", "00004"]
-    assert [m.key for m in blocks["00000"].members] == ["a.00000"]
-    assert [(i.key, r) for i, r in blocks["00000"].left_out] == [("a.00001", KNOWN_BAD)]
-    assert [(i.key, r) for i, r in blocks["00004"].left_out] == [
-        ("a.00004", "not audio: text file")
-    ]
-    assert sorted(sniffed) == ["a.00000.wav", "a.00002.wav", "a.00003.wav", "a.00004.wav"]
-
-    # the jobs ran: their indexes record what they did; a job-time rejection stays left out
-    for block in blocks.values():
-        failures = featurize_block(
-            block.members, block.left_out, PARAMS, lambda png: False, block.index
-        )
-        assert failures == []
-    index = read_index(blocks["00002"].index)
-    write_index(
-        blocks["00002"].index,
-        [
-            index["a.00002"],
-            {**index["a.00003"], "status": "rejected", "reason": "cannot decode audio (x)"},
-        ],
-    )
-    sniffed.clear()
-    again = plan(folder, members, known_bad={"a.00001"}, sniffed=sniffed)
-    assert sniffed == [], "every file is in an index now: none is opened"
-    assert [(i.key, r) for i, r in again["00002"].left_out] == [
-        ("a.00003", "cannot decode audio (x)")
-    ]
-    assert [(i.key, r) for i, r in again["00004"].left_out] == [("a.00004", "not audio: text file")]
-    # until the file changes (replaced, even by an older copy: the inode change time moves)
-    audio = Path(members[3].audio)
-    data, st = audio.read_bytes(), audio.stat()
-    audio.write_bytes(data)
-    os.utime(audio, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert [m.key for m in plan(folder, members)["00002"].members] == ["a.00002", "a.00003"]
+def test_blocks_group_by_name_only_and_move_to_another_set(folder):
+    members = items(folder, ["a.00000", "a.00001", "a.00002", "a.00004"])
+    blocks = make_blocks(members, "results/s", lambda key: block_name(key, 2, 4))
+    assert {n: [m.key for m in b.members] for n, b in blocks.items()} == {
+        "00000": ["a.00000", "a.00001"],
+        "00002": ["a.00002"],
+        "00004": ["a.00004"],  # not audio: its job decides, start-up does not
+    }
+    assert blocks["00002"].table == "results/s/index/00002.tsv"
+    moved = blocks["00000"].moved("results/v")
+    assert moved.pngs == ["results/v/g/a.00000.png", "results/v/g/a.00001.png"]
+    assert moved.table == "results/v/index/00000.tsv"
 
 
-def test_cluster_jobs_take_the_submitting_process_decisions_without_reading(folder):
+def test_a_block_job_makes_every_png_and_a_tombstone_for_what_it_rejects(folder):
     members = items(folder, ["a.00000", "a.00001", "a.00004"])
-    sniffed: list[str] = []
-    blocks = plan(folder, members, decided={"a.00004": "not audio: text file"}, sniffed=sniffed)
-    assert sniffed == [] and [i.key for i, _ in blocks["00004"].left_out] == ["a.00004"]
-    assert [m.key for m in blocks["00000"].members] == ["a.00000", "a.00001"]
+    gone = Item("a.00009", str(folder / "gone.wav"), str(folder / "png" / "a.00009.png"), "g")
+    table = featurize_block([*members, gone], PARAMS, str(folder / "index.tsv"))
+    records = {r["key"]: r for r in read_records(folder / "index.tsv")}
+    assert list(table["key"]) == list(records) == ["a.00000", "a.00001", "a.00004", "a.00009"]
+    for item in members[:2]:
+        data = Path(item.png).read_bytes()
+        assert records[item.key]["status"] == "ok"
+        assert records[item.key]["png_sha256"] == hashlib.sha256(data).hexdigest()
+        assert records[item.key]["png_bytes"] == str(len(data))
+        assert read_png(item.png).shape == (16, PARAMS.n_frames)
+    assert records["a.00004"]["status"] == "rejected"
+    assert records["a.00004"]["reason"] == "not audio: text file"
+    assert records["a.00009"]["reason"].startswith("cannot read file")
+    tombstone = read_png_text(members[2].png)
+    assert tombstone == {"genreflow:status": "rejected", "genreflow:reason": "not audio: text file"}
+    assert read_png(members[2].png).shape == (1, 1)
 
 
-def test_damaged_and_missing_pngs_of_blocks_that_ran(folder):
-    members = items(folder, ["a.00000", "a.00001", "a.00002"])
-    blocks = plan(folder, members)
-    assert unusable_pngs(blocks) == ([], []), (
-        "blocks that never ran are not checked: they run anyway"
-    )
-    for block in blocks.values():
-        featurize_block(block.members, [], PARAMS, lambda png: False, block.index)
-    blocks = plan(folder, members)
-    assert unusable_pngs(blocks) == ([], [])
-    Path(members[0].png).write_bytes(Path(members[0].png).read_bytes()[:100])
-    os.remove(members[2].png)
-    damaged, missing = unusable_pngs(plan(folder, members))
-    assert [p for p, _ in damaged] == [members[0].png] and "100 bytes, its job wrote" in damaged[0][
-        1
-    ]
-    assert missing == [members[2].png]
+def test_a_setting_that_rejects_a_file_is_recorded_and_tried_again_with_other_settings(folder):
+    (member,) = items(folder, ["a.00000"])
+    late = SpectrogramParams(**{**PARAMS.__dict__, "offset_s": 3.0})
+    featurize_block([member], late, str(folder / "index.tsv"))
+    (record,) = read_records(folder / "index.tsv")
+    assert record["status"] == "rejected" and record["reason"] == "no samples after offset 3 s"
+    featurize_block([member], PARAMS, str(folder / "index.tsv"))
+    assert read_records(folder / "index.tsv")[0]["status"] == "ok"
 
 
-def test_a_block_job_rewrites_only_what_is_stale_forced_or_damaged(folder):
-    members = items(folder, ["a.00000", "a.00001", "a.00002"])
-    index = str(folder / "index.tsv")
-    featurize_block(members, [], PARAMS, lambda png: False, index)
-    inode = lambda m: os.stat(m.png).st_ino
-    first = [inode(m) for m in members]
-    featurize_block(members, [], PARAMS, lambda png: False, index)
-    assert [inode(m) for m in members] == first, "nothing stale, nothing rewritten"
-    featurize_block(members, [], PARAMS, lambda png: png == members[1].png, index)
-    assert [inode(m) == i for m, i in zip(members, first)] == [True, False, True]
-    Path(members[2].png).write_bytes(b"\x89PNG\r\n\x1a\n broken")  # same name, not a PNG any more
-    second = [inode(m) for m in members]
-    featurize_block(members, [], PARAMS, lambda png: False, index)
-    assert [inode(m) == i for m, i in zip(members, second)] == [True, True, False]
-    other = SpectrogramParams(**{**PARAMS.__dict__, "n_mels": 8})
-    third = [inode(m) for m in members]
-    featurize_block(members, [], other, lambda png: False, index)
-    assert all(inode(m) != i for m, i in zip(members, third)), "other settings: every PNG again"
-    records = read_index(index)
-    assert [records[m.key]["png_sha256"] for m in members] == [
-        __import__("hashlib").sha256(Path(m.png).read_bytes()).hexdigest() for m in members
-    ]
+def test_the_decoded_audio_digest_finds_the_same_audio_in_another_format(folder):
+    import soundfile
+
+    samples, rate = soundfile.read(folder / "audio" / "a.00000.wav", dtype="int16")
+    flac = write_audio(folder / "audio" / "copy.flac", samples, rate=rate, fmt="FLAC")
+    other = items(folder, ["a.00001"])[0]
+    copy = Item("copy", str(flac), str(folder / "png" / "copy.png"), "g")
+    featurize_block([*items(folder, ["a.00000"]), copy, other], PARAMS, str(folder / "i.tsv"))
+    digests = [r["audio_sha256"] for r in read_records(folder / "i.tsv")]
+    assert digests[0] == digests[1] != digests[2] and len(digests[0]) == 64
 
 
-def test_a_bad_file_is_recorded_and_never_stops_the_others(folder):
-    good, bad = items(folder, ["a.00000", "a.00004"])
-    left_out = [(Item("a.00009", str(folder / "gone.wav"), "", "g", "a.00009"), KNOWN_BAD)]
-    failures = featurize_block(
-        [good, bad], left_out, PARAMS, lambda png: False, str(folder / "index.tsv")
-    )
-    assert [f.audio for f in failures] == [bad.audio] and "not audio: text file" in failures[
-        0
-    ].reason
-    records = read_index(folder / "index.tsv")
-    assert records["a.00000"]["status"] == "ok" and Path(good.png).exists()
-    assert (
-        records["a.00004"]["status"] == "rejected"
-        and records["a.00004"]["reason"] == "not audio: text file"
-    )
-    assert records["a.00004"]["audio_stamp"] == audio_stamp(bad.audio)
-    assert records["a.00009"] == {**records["a.00009"], "status": "rejected", "reason": KNOWN_BAD}
-
-
-def test_the_index_keeps_any_file_name(tmp_path):
+def test_the_block_table_keeps_any_file_name(tmp_path):
     names = ["tab\there", "new\nline", 'quote " and , comma', "日本 é", os.fsdecode(b"caf\xe9")]
     rows = [{"key": f"k{i}", "name": n, "audio": n, "status": "ok"} for i, n in enumerate(names)]
-    write_index(tmp_path / "i.tsv", rows)
-    back = read_index(tmp_path / "i.tsv")
-    assert [back[f"k{i}"]["name"] for i in range(len(names))] == names
-    assert len(back) == len(names)
+    write_table(tmp_path / "i.tsv", pd.DataFrame(rows))
+    assert [r["name"] for r in read_records(tmp_path / "i.tsv")] == names
 
 
-def test_the_audio_stamp_digest_moves_with_any_replacement(tmp_path):
+def test_the_stamps_table_is_the_members_in_order_and_the_digest_moves_with_any_replacement(
+    tmp_path,
+):
     audio = write_audio(tmp_path / "x.wav", tone(0.5, rate=8000), rate=8000)
-    item = [Item("x", str(audio), "x.png")]
+    item = [Item("x", str(audio), "x.png", "g", "x")]
+    stamps = audio_stamps(item)
+    assert members_of(stamps, ["out/x.png"]) == [Item("x", str(audio), "out/x.png", "g", "x")]
+    with pytest.raises(ValueError):
+        members_of(stamps, [])
     first = stamps_digest(item)
     assert stamps_digest(item) == first
     st = audio.stat()
     shutil.copy2(audio, tmp_path / "copy.wav")
-    os.replace(
-        tmp_path / "copy.wav", audio
-    )  # same bytes, same mtime (cp -p, rsync -a): new inode change time
+    os.replace(tmp_path / "copy.wav", audio)  # same bytes and mtime (cp -p): new inode change time
     assert audio.stat().st_mtime_ns == st.st_mtime_ns and stamps_digest(item) != first
 
 
-def test_rebuild_requests_follow_what_snakemake_says():
-    settings = "results/spectrograms/settings.json"
-    jobs = [
-        JobReason("spectrograms_00000", ("idx0", "a.png", "b.png")),
-        JobReason("spectrograms_00050", ("idx1", "c.png"), code_changed=True),
-        JobReason("spectrograms_00100", ("idx2", "d.png"), software_changed=True),
-        JobReason("spectrograms_00150", ("idx3", "e.png"), updated_inputs=frozenset({settings})),
-        JobReason(
-            "spectrograms_00200", ("idx4", "f.png"), updated_inputs=frozenset({"audio/x.wav"})
-        ),
-        JobReason("spectrograms_00250", ("idx5", "g.png")),
-    ]
-    requests = rebuild_requests(
-        jobs,
-        {settings},
-        forced_rules={"spectrograms_00250"},
-        forced_files={"b.png"},
-        forceall=False,
-    )
-    assert requests == {
-        "spectrograms_00000": ["b.png"],  # --forcerun b.png
-        "spectrograms_00050": "all",  # code changed
-        "spectrograms_00100": "all",  # software environment changed
-        "spectrograms_00150": "all",  # the settings were made again (-R spectrograms)
-        "spectrograms_00250": "all",  # -R spectrograms_00250
-    }, "newer audio (00200) and incomplete outputs rebuild only what is stale, decided by the job"
-    assert set(rebuild_requests(jobs, {settings}, set(), set(), forceall=True).values()) == {"all"}
-
-
-def test_jobs_read_their_request_from_the_environment():
-    environ = {REBUILD_ENV: json.dumps({"r1": "all", "r2": ["x/a.png"]})}
-    assert forced_for("r1", environ)("anything.png")
-    assert forced_for("r2", environ)("x/./a.png") and not forced_for("r2", environ)("x/b.png")
-    assert not forced_for("r3", environ)("x/a.png") and not forced_for("r1", {})("x.png")
-
-
-def test_another_spectrogram_set_is_left_out_as_the_plan_and_as_its_own_jobs_recorded(folder):
-    """An experiment variant with other spectrogram settings (genreflow.plan.rerooted): the same
-    blocks under another root; what start-up left out stays out, a rejection its own job recorded
-    counts while the audio is unchanged, a recorded file that is gone does not stop start-up, and
-    a cluster job takes the submitting process's decisions without reading the index."""
-    from genreflow.plan import Plan, index_path, rerooted
-
-    members = items(folder, ["a.00000", "a.00001", "a.00002", "a.00003", "a.00004"])
-    base = Plan(plan(folder, members, known_bad={"a.00001"}))
-    root = str(folder / "variant")
-
-    def keys(blocks):
-        return {
-            name: ([m.key for m in b.members], [(i.key, r) for i, r in b.left_out])
-            for name, b in blocks.items()
-        }
-
-    first = rerooted(base, root)
-    assert keys(first) == keys(base.blocks)
-    assert all(m.png.startswith(root + "/g/") for b in first.values() for m in b.members)
-    assert first["00002"].index == index_path("00002", root)
-
-    rejected = {"status": "rejected", "reason": "cannot decode audio (x)"}
-    write_index(
-        index_path("00002", root),
-        [
-            {
-                "key": "a.00002",
-                **rejected,
-                "audio_stamp": audio_stamp(folder / "audio" / "a.00002.wav"),
-            },
-            {
-                "key": "a.00003",
-                **rejected,
-                "audio_stamp": audio_stamp(folder / "audio" / "a.00003.wav"),
-            },
-        ],
-    )
-    os.remove(
-        folder / "audio" / "a.00003.wav"
-    )  # gone since: made by a rule of this run, as at start-up
-    again = rerooted(base, root)
-    assert keys(again)["00002"] == (["a.00003"], [("a.00002", "cannot decode audio (x)")])
-    assert keys(again)["00000"] == keys(base.blocks)["00000"]
-
-    decided = rerooted(base, root, decided={"a.00003": "decided at submission"})
-    assert keys(decided)["00002"] == (["a.00002"], [("a.00003", "decided at submission")])
-    assert decided["00002"].recorded == {}
+def test_the_set_index_joins_the_tables_and_names_a_png_changed_since(folder):
+    first, second = items(folder, ["a.00000", "a.00002"])
+    featurize_block([first], PARAMS, str(folder / "b0.tsv"))
+    featurize_block([second], PARAMS, str(folder / "b2.tsv"))
+    index = set_index([str(folder / "b0.tsv"), str(folder / "b2.tsv")])
+    assert list(index["key"]) == ["a.00000", "a.00002"]
+    Path(second.png).write_bytes(Path(second.png).read_bytes()[:100])
+    with pytest.raises(DamagedSpectrogram, match=f"snakemake --forcerun '{second.png}'"):
+        set_index([str(folder / "b0.tsv"), str(folder / "b2.tsv")])

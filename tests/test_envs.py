@@ -239,6 +239,67 @@ def test_requirements_txt_is_installed_and_agrees_with_every_env():
             )
 
 
+def dev_requirements() -> dict[str, str]:
+    """requirements-dev.txt's own pins (the test tools), without the -r line."""
+    pins = {}
+    for line in (REPO / "requirements-dev.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-r"):
+            m = PIP_EXACT.match(line)
+            assert m, f"requirements-dev.txt: '{line}' is not pinned with =="
+            pins[canonicalize_name(m["name"])] = m["version"]
+    return pins
+
+
+def test_requirements_dev_txt_is_installed():
+    wrong = {
+        name: (pinned, installed(name))
+        for name, pinned in dev_requirements().items()
+        if installed(name) != pinned
+    }
+    assert not wrong, f"requirements-dev.txt vs installed here: {wrong}"
+
+
+# pip install --no-deps NAME==VERSION: packages whose metadata pins what the environment
+# replaces (musicnn 0.1.0: numpy<1.17), installed by tools/setup.sh and, with --sdm conda, by the
+# post-deploy script beside an env file
+NO_DEPS = re.compile(r"pip install (?:--quiet )?--no-deps ([A-Za-z0-9_.-]+==[0-9][0-9A-Za-z._+!]*)")
+
+
+def no_deps_pins(path: Path) -> dict[str, str]:
+    return {
+        canonicalize_name(spec.split("==")[0]): spec.split("==")[1]
+        for spec in NO_DEPS.findall(path.read_text())
+    }
+
+
+def test_no_deps_packages_are_installed_alike_by_setup_and_post_deploy_scripts():
+    setup = no_deps_pins(REPO / "tools" / "setup.sh")
+    assert setup, "tools/setup.sh installs no --no-deps package (musicnn expected)"
+    wrong = {
+        name: (pinned, installed(name))
+        for name, pinned in setup.items()
+        if installed(name) != pinned
+    }
+    assert not wrong, f"tools/setup.sh vs installed here: {wrong}"
+    scripts = sorted(ENVS.glob("*.post-deploy.sh"))
+    assert scripts, "no envs/*.post-deploy.sh: --sdm conda would lack the --no-deps packages"
+    for script in scripts:
+        env = script.with_name(script.name.removesuffix(".post-deploy.sh") + ".yaml")
+        assert env.is_file(), f"{script.name}: Snakemake runs it only beside {env.name}"
+        pins = no_deps_pins(script)
+        assert pins and pins.items() <= setup.items(), (
+            f"{script.name}: {pins} vs tools/setup.sh {setup}"
+        )
+        assert script.read_text().startswith("#!"), (
+            f"{script.name}: Snakemake runs it with its shebang"
+        )
+    post_deployed = {name for script in scripts for name in no_deps_pins(script)}
+    assert set(setup) <= post_deployed, (
+        f"not installed by any envs/*.post-deploy.sh: {set(setup) - post_deployed}"
+    )
+
+
 # --- each rule's script can import its modules inside its own environment -------------------
 
 

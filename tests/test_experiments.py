@@ -44,6 +44,21 @@ def test_variant_configs_merge_overrides_and_presets_key_by_key():
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
 
 
+def test_a_missing_preset_or_a_variant_with_experiments_of_its_own_is_refused(tmp_path):
+    from genreflow.config import ConfigError
+
+    base = {"train": {"epochs": 30}, "experiments": {"variants": {"x": {}}}}
+    with pytest.raises(ConfigError, match="^preset file 'no/such.yaml' does not exist$"):
+        variant_config(base, "no/such.yaml", REPO)
+    with pytest.raises(ConfigError, match="^overrides 'experiments' itself"):
+        variant_config(base, {"experiments": {"cv": {"folds": 3}}})
+    with pytest.raises(ConfigError, match="^overrides 'experiments' itself"):
+        variant_config(base, "config/presets/compare.yaml", REPO)
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="holds no mapping of settings"):
+        variant_config(base, str(tmp_path / "list.yaml"))
+
+
 def test_folds_are_disjoint_stratified_seeded_and_cover_every_track():
     tracks = [(f"{g}.{i:05d}", g, f"{g}.{i:05d}.png") for g in GENRES for i in range(7)]
     folds = assign_folds(tracks, 5, seed=1337)
@@ -163,3 +178,39 @@ def test_the_comparison_table_and_plot(compared):
     assert read_png(root / "results/experiments/comparison.png").ndim == 3
     folds = read_table(root / "results/experiments/folds.tsv")
     assert folds.groupby(["fold", "genre"]).size().tolist() == [2] * 9
+
+
+def test_variants_with_other_spectrogram_settings_get_their_own_readable_set(tmp_path):
+    """No settings hash in rule names or folders: the set is named after its first variant, and
+    variants with the run's settings share the run's PNGs (a dry run only)."""
+    make_dataset(tmp_path / "audio", GENRES, 6, seconds=1.0)
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "audio_dir": "audio",
+                "genres": GENRES,
+                "spectrogram": {"duration_s": 1.0},
+                "train": {"window_s": 1.0, "eval_hop_s": 1.0, "filters": [4]},
+                "experiments": {
+                    "variants": {
+                        "same": {},
+                        "narrow-mel": {"spectrogram": {"n_mels": 64}},
+                        "narrow-too": {"spectrogram": {"n_mels": 64}},
+                    },
+                    "cv": {"folds": 3},
+                },
+            }
+        )
+    )
+    args = ("--configfile", str(tmp_path / "config.yaml"))
+    rules = set(run_snakemake(tmp_path, "--list-rules", *args, timeout=120).stdout.split())
+    assert {
+        "spectrograms_for_narrow-mel",
+        "spectrograms_for_narrow-mel_00000",
+        "spectrograms_for_narrow-mel_index",
+    } <= rules
+    assert not any("narrow-too" in r or r.startswith("spectrograms_for_same") for r in rules)
+    planned = run_snakemake(tmp_path, "-n", "results/experiments/comparison.tsv", *args)
+    out = planned.stdout + planned.stderr
+    assert "results/experiments/spectrograms/narrow-mel/blues/blues.00000.png" in out
+    assert "results/spectrograms/blues/blues.00000.png" in out

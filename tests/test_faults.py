@@ -1,5 +1,6 @@
-"""kill -9 of a run (issue 5): during featurisation no partial PNG survives and finished PNGs are
-not redone; during training the re-run resumes at the last finished epoch.
+"""kill -9 of a run (issue 5): during featurisation no partial PNG survives and finished block
+jobs are not redone (an interrupted one makes its whole block again); during training the
+re-run resumes at the last finished epoch.
 
 Snakemake runs in its own process group so that SIGKILL reaches it and every job at once, as a
 power loss or an OOM kill of the session would. A killed Snakemake leaves its lock behind: the
@@ -22,6 +23,7 @@ import pytest
 import yaml
 from conftest import REPO, SNAKEMAKE, numbers_in, run_snakemake, write_audio
 
+from genreflow.blocks import read_records
 from genreflow.demo import synthesize
 from genreflow.pngio import read_png
 
@@ -34,7 +36,7 @@ CONFIG = {
     "audio_dir": "audio",
     "genres": GENRES,
     "spectrogram": {"duration_s": SECONDS},
-    "featurize": {"block_size": 1000},  # one job for every file: it is killed half-way
+    "featurize": {"block_size": 8},  # several jobs: some finish, one is killed half-way
     "train": {
         "epochs": EPOCHS,
         "patience": EPOCHS,
@@ -114,7 +116,7 @@ def unlock_and_rerun(root: Path, cfg: Path, *targets: str) -> str:
 class FeaturizeKill:
     root: Path
     cfg: Path
-    before: dict[Path, tuple[int, bytes]]  # PNGs present right after the kill
+    before: dict[Path, tuple[int, bytes]]  # PNGs of the blocks that had finished at the kill
     rerun: str
 
 
@@ -131,14 +133,21 @@ def featurize_kill(tmp_path_factory) -> FeaturizeKill:
     cfg = root / "config.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     proc = start(root, "results/split/manifest.csv", "--cores", "2", "--configfile", str(cfg))
-    kill_when(proc, lambda: len(pngs(root)) >= 6)
+    log = root / "killed_run.txt"
+
+    def finished_blocks() -> list[str]:  # jobs Snakemake has recorded as finished
+        return re.findall(r"Finished jobid: \d+ \(Rule: spectrograms_(\d{5})\)", log.read_text())
+
+    kill_when(proc, lambda: len(finished_blocks()) >= 1)
     present = pngs(root)
     assert len(present) < N_TRACKS, (
         "featurisation finished before the kill; the test proves nothing"
     )
     for png in present:  # every PNG that exists after a kill is complete
         assert read_png(png).shape == (128, 1 + int(SECONDS * 22050) // 512), png
-    before = stats(present)
+    tables = [root / f"results/spectrograms/index/{b}.tsv" for b in finished_blocks()]
+    finished = [root / r["png"] for t in tables for r in read_records(t)]
+    before = stats(finished)
     rerun = unlock_and_rerun(root, cfg, "results/split/manifest.csv")
     return FeaturizeKill(root, cfg, before, rerun)
 
@@ -155,17 +164,14 @@ def test_featurisation_completes_after_kill(featurize_kill):
 def test_no_partial_or_stray_file_survives(featurize_kill):
     root = featurize_kill.root / "results/spectrograms"
     files = [
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.parent.name not in ("index", "audio") and p.name != "settings.json"
+        p for p in root.rglob("*") if p.is_file() and (p.suffix == ".png" or p.name.startswith("."))
     ]
     assert sorted(files) == pngs(featurize_kill.root), "leftover temporary or partial files"
 
 
-def test_finished_pngs_are_not_redone(featurize_kill):
-    assert stats(list(featurize_kill.before)) == featurize_kill.before
-    log = (featurize_kill.root / "results/logs/spectrograms/spectrograms_00000.log").read_text()
-    assert log.count("featurised ") == N_TRACKS - len(featurize_kill.before)
+def test_finished_blocks_are_not_redone(featurize_kill):
+    assert featurize_kill.before, "no block had finished at the kill"
+    assert stats(list(featurize_kill.before)) == featurize_kill.before, "same inodes and bytes"
 
 
 @dataclass

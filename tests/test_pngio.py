@@ -53,10 +53,10 @@ def test_text_of_missing_or_broken_png_is_empty(tmp_path):
     )
 
 
-def test_a_spectrogram_that_is_not_what_its_job_wrote_is_removed_and_named(tmp_path):
+def test_a_spectrogram_that_is_not_what_its_job_wrote_is_named_with_the_command(tmp_path):
     import hashlib
 
-    from genreflow.pngio import DamagedSpectrogram
+    from genreflow.pngio import DamagedSpectrogram, check_pngs
 
     image = np.random.default_rng(1).integers(0, 256, size=(16, 40), dtype=np.uint8)
     write_png_atomic(tmp_path / "ok.png", image)
@@ -64,20 +64,29 @@ def test_a_spectrogram_that_is_not_what_its_job_wrote_is_removed_and_named(tmp_p
     np.testing.assert_array_equal(read_png(tmp_path / "ok.png", sha), image)
     # same size, other bytes (a foreign PNG, or bits flipped in place)
     write_png_atomic(tmp_path / "foreign.png", image[::-1].copy())
-    with pytest.raises(
-        DamagedSpectrogram,
-        match=r"foreign\.png is damaged \(its sha256 is not the one .*\); removed",
-    ):
+    remake = f"snakemake --forcerun '{tmp_path / 'foreign.png'}'"
+    with pytest.raises(DamagedSpectrogram, match=r"foreign\.png is damaged \(its sha256 is not"):
         read_png(tmp_path / "foreign.png", sha)
-    assert not (tmp_path / "foreign.png").exists(), "removed, so that the next run makes it again"
+    assert (tmp_path / "foreign.png").exists(), "a reader removes nothing"
+    with pytest.raises(DamagedSpectrogram) as raised:
+        check_pngs([str(tmp_path / "ok.png"), str(tmp_path / "foreign.png")], [sha, sha])
+    assert str(raised.value).startswith("0 spectrogram(s) missing, 1 not what")
+    assert remake in str(raised.value)
+    with pytest.raises(DamagedSpectrogram, match=r"1 spectrogram\(s\) missing, 0 not .*gone\.png"):
+        check_pngs([str(tmp_path / "gone.png")], [sha])
+    check_pngs([str(tmp_path / "ok.png"), str(tmp_path / "foreign.png")], [sha, ""])
     data = (tmp_path / "ok.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DamagedSpectrogram, match="cut.png is damaged"):
-        read_png(tmp_path / "cut.png", hashlib.sha256(data[: len(data) // 2]).hexdigest())
-    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DamagedSpectrogram, match="cut.png cannot be decoded"):
-        read_png(tmp_path / "cut.png")  # without a recorded sha256: named, not removed
-    assert (tmp_path / "cut.png").exists()
+    with pytest.raises(DamagedSpectrogram, match="cut.png is damaged .*cannot be decoded"):
+        read_png(tmp_path / "cut.png")
+
+
+def test_16_bit_png_round_trip(tmp_path):
+    image = np.random.default_rng(2).integers(0, 65536, size=(96, 50), dtype=np.uint16)
+    write_png_atomic(tmp_path / "deep.png", image, {"genreflow:params": "x"})
+    back = read_png(tmp_path / "deep.png")
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, image)
 
 
 def test_per_seed_metrics_are_written_whole_or_not_at_all(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_snakemake, tone, write_audio
 
-from genreflow.blocks import is_declarable, safe_id, write_index
+from genreflow.blocks import is_declarable, read_records, safe_id
 from genreflow.predict import (
     classify_block,
     discover,
@@ -121,7 +121,11 @@ def test_names_that_are_not_utf8_are_reported_not_crashed_on(tmp_path):
     ]
 
 
-def test_plan_makes_every_audio_file_a_member_and_names_what_is_not_audio(tmp_path, monkeypatch):
+def test_plan_makes_every_file_a_member_and_its_job_names_what_is_not_audio(tmp_path, monkeypatch):
+    from genreflow.blocks import read_records
+    from genreflow.featurize import featurize_block
+    from genreflow.params import SpectrogramParams
+
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "music"
     for i, rel in enumerate(["one.wav", "two.wav", "sub/three.flac"]):
@@ -137,51 +141,38 @@ def test_plan_makes_every_audio_file_a_member_and_names_what_is_not_audio(tmp_pa
 
     plan = make_predict_plan(str(folder), "mine", hash_blocks=4)
     members = {item.name: item for b in plan.blocks.values() for item in b.members}
-    assert set(members) == {"one.wav", "two.wav", "sub/three.flac"}
+    assert set(members) == {
+        "one.wav",
+        "two.wav",
+        "sub/three.flac",
+        "readme.txt",
+        "empty.wav",
+        "noise.wav",
+    }, "start-up reads no file: the block jobs decide"
     assert all(m.png == f"results/predict/mine/spectrograms/{m.key}.png" for m in members.values())
     assert all(name.startswith("h") and len(name) == 3 for name in plan.blocks), (
         "hash blocks: no track numbers here"
     )
-    reasons = {r.relpath: r.reason for r in plan.rejected}
-    assert (
-        reasons["empty.wav"] == "empty file (0 bytes)"
-        and reasons["readme.txt"] == "not audio: text file"
+    params = SpectrogramParams(
+        sample_rate=8000, duration_s=1.0, n_fft=256, hop_length=128, n_mels=16, fmax=4000.0
     )
+    for block in plan.blocks.values():
+        featurize_block(block.members, params, block.table)
+    reasons = {
+        r["name"]: r["reason"]
+        for b in plan.blocks.values()
+        for r in read_records(b.table)
+        if r["status"] == "rejected"
+    }
+    assert reasons["empty.wav"] == "empty file (0 bytes)"
+    assert reasons["readme.txt"] == "not audio: text file"
     assert reasons["noise.wav"].startswith("not a readable audio file")  # libsndfile's header check
+    assert len(reasons) == 3
     # the same files, the same blocks: a cluster job re-parsing the workflow finds the same rules
     again = make_predict_plan(str(folder), "mine", hash_blocks=4)
     assert {n: [m.key for m in b.members] for n, b in again.blocks.items()} == {
         n: [m.key for m in b.members] for n, b in plan.blocks.items()
     }
-
-
-def test_a_rejection_recorded_by_a_job_holds_until_the_file_changes(tmp_path, monkeypatch):
-    from genreflow.blocks import audio_stamp
-
-    monkeypatch.chdir(tmp_path)
-    audio = write_audio(tmp_path / "music" / "broken.wav", tone(1.0, rate=8000), rate=8000)
-    plan = make_predict_plan(str(tmp_path / "music"), "x", 4)
-    (block,) = plan.blocks.values()
-    (item,) = block.members
-    record = {
-        **item.__dict__,
-        "status": "rejected",
-        "reason": "cannot decode audio (truncated)",
-        "audio_stamp": audio_stamp(audio),
-    }
-    write_index(block.index, [record])
-    plan = make_predict_plan(str(tmp_path / "music"), "x", 4)
-    assert [(r.relpath, r.reason) for r in plan.rejected] == [
-        ("broken.wav", "cannot decode audio (truncated)")
-    ]
-    os.utime(
-        audio, ns=(audio.stat().st_atime_ns, audio.stat().st_mtime_ns + 5 * 10**9)
-    )  # replaced (or touched)
-    assert [
-        m.name
-        for b in make_predict_plan(str(tmp_path / "music"), "x", 4).blocks.values()
-        for m in b.members
-    ] == ["broken.wav"]
 
 
 def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
@@ -209,12 +200,15 @@ def test_csv_round_trips_names_with_commas_quotes_and_newlines(tmp_path):
         "folder order, whatever the block"
     )
     assert [r["top_genre"] for r in back] == ["rock", "rock", "rock"]
-    assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop"]
+    assert list(back[0]) == ["file", "top_genre", "p_blues", "p_rock", "p_pop", "notes"]
+    assert [r["notes"] for r in back] == ["", "", ""], "nothing adapted, or nothing said"
 
 
-def test_classification_reuses_rows_of_the_same_spectrogram_and_model(tmp_path, monkeypatch):
-    """Only new files, changed spectrograms and a new model cost a prediction."""
+def test_classification_writes_a_row_for_every_usable_file_of_the_block(tmp_path, monkeypatch):
+    import pandas as pd
+
     import genreflow.predict as predict
+    from genreflow.tables import read_table, write_table
 
     calls = []
 
@@ -223,39 +217,26 @@ def test_classification_reuses_rows_of_the_same_spectrogram_and_model(tmp_path, 
         return [np.full((2, len(genres)), 1 / len(genres)) for _ in records]
 
     monkeypatch.setattr(predict, "_window_probabilities", fake)
-    model, index, table = tmp_path / "model.keras", tmp_path / "index.tsv", tmp_path / "probs.tsv"
+    model, table, probs = tmp_path / "model.keras", tmp_path / "table.tsv", tmp_path / "probs.tsv"
     model.write_bytes(b"model one")
     rows = [
         {
             "key": f"k{i}",
             "name": f"f{i}.wav",
             "png": f"p{i}.png",
-            "status": "ok",
-            "png_sha256": f"sha{i}",
+            "status": s,
+            "png_sha256": f"s{i}",
         }
-        for i in range(3)
+        for i, s in enumerate(["ok", "rejected", "ok"])
     ]
-    write_index(index, rows)
-    args = (str(model), str(index), str(table), ["a", "b"], TrainSettings(), None)
-    assert classify_block(*args, forced=lambda p: False) == 3
-    assert classify_block(*args, forced=lambda p: False) == 0
-    write_index(
-        index,
-        rows
-        + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}],
+    write_table(table, pd.DataFrame(rows))
+    assert (
+        classify_block(str(model), str(table), str(probs), ["a", "b"], TrainSettings(), None) == 2
     )
-    assert classify_block(*args, forced=lambda p: False) == 1 and calls[-1] == ["p3.png"]
-    rows[0]["png_sha256"] = "changed"
-    write_index(
-        index,
-        rows
-        + [{"key": "k3", "name": "new.wav", "png": "p3.png", "status": "ok", "png_sha256": "sha3"}],
-    )
-    assert classify_block(*args, forced=lambda p: False) == 1 and calls[-1] == ["p0.png"]
-    model.write_bytes(b"model two")
-    assert classify_block(*args, forced=lambda p: False) == 4
-    assert classify_block(*args, forced=lambda p: p == str(table)) == 4, (
-        "a forced job classifies everything"
+    assert calls == [["p0.png", "p2.png"]]
+    written = read_table(probs)
+    assert (
+        list(written["file"]) == ["f0.wav", "f2.wav"] and list(written["p_a"]) == ["0.500000"] * 2
     )
 
 
@@ -302,12 +283,7 @@ def fill_folder(folder: Path, sources: list[Path]) -> dict[str, Path]:
 def predicted(tiny_demo_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("to classify") / "my music"
     made = fill_folder(folder, sources_from_test_split(tiny_demo_run))
-    # the undecodable file fails its featurisation job once, is recorded, and is skipped after
-    failed = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600, check=False)
-    assert (
-        failed.returncode != 0
-        and "1 audio file(s) could not be read" in failed.stdout + failed.stderr
-    )
+    # the undecodable file is recorded by its featurisation job, which goes on without it
     proc = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600)
     return tiny_demo_run, folder, made, proc
 
@@ -356,11 +332,11 @@ def test_prediction_uses_the_training_spectrograms_and_window_averaging(predicte
         np.testing.assert_allclose(got, expected, atol=2e-4, err_msg=rel)
 
 
-def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
+def test_adding_files_reruns_only_their_block(predicted, tmp_path):
     workdir, folder, made, _ = predicted
     pngs = sorted((workdir / "results/predict/new_audio/spectrograms").glob("*.png"))
     before = {p: (p.stat().st_ino, p.read_bytes()) for p in pngs}
-    assert len(pngs) == len(made)
+    assert len(pngs) == len(made) + 3, "and the tombstones of the three files that are no audio"
 
     shutil.copyfile(folder / "song one.wav", folder / "sub" / "new song.wav")
     dry = run_snakemake(workdir, *predict_args(folder), "--dry-run", timeout=300)
@@ -376,10 +352,13 @@ def test_adding_files_reruns_only_what_is_new(predicted, tmp_path):
     assert sorted(planned) == sorted(expected), planned
 
     run_snakemake(workdir, *predict_args(folder), timeout=600)
-    # no spectrogram rewritten (same inode and bytes), and only the new file classified
-    assert {p: (p.stat().st_ino, p.read_bytes()) for p in before} == before
-    log = (workdir / f"results/logs/predict/new_audio/classify_{block}.log").read_text()
-    assert "classified 1 file(s)" in log, log[-2000:]
+    # the other blocks' spectrograms are not rewritten (same inode and bytes)
+    table = workdir / f"results/predict/new_audio/spectrograms/index/{block}.tsv"
+    in_block = {workdir / r["png"] for r in read_records(table)}
+    assert {p: (p.stat().st_ino, p.read_bytes()) for p in before if p not in in_block} == {
+        p: s for p, s in before.items() if p not in in_block
+    }
+    assert len(in_block) < len(before)
     rows = {r["file"]: r for r in read_predictions_csv(workdir / "results/predict/new_audio.csv")}
     assert set(rows) == set(made) | {"sub/new song.wav"}
     # same audio, same model: the same probabilities as the file it was copied from

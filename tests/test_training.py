@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +206,7 @@ DRIVER = textwrap.dedent(
 
 @pytest.mark.parametrize("backend", CI_BACKENDS)
 def test_interrupted_training_resumes_at_the_next_epoch(rows, tmp_path, backend):
-    settings = {f.name: getattr(TINY, f.name) for f in fields(TINY)} | {"epochs": 5}
+    settings = asdict(TINY) | {"epochs": 5}
     (tmp_path / "rows.json").write_text(json.dumps(rows))
     (tmp_path / "settings.json").write_text(json.dumps(settings))
     driver = tmp_path / "driver.py"
@@ -305,18 +305,25 @@ def test_config_schema_and_code_defaults_agree():
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]["train"][
         "properties"
     ]
+    transfer = schema.pop("transfer")["properties"]  # a section: its keys have the defaults
+    schema |= {f"transfer.{k}": v for k, v in transfer.items()}
+    config |= {f"transfer.{k}": v for k, v in config["transfer"].items()}
+    code = asdict(TrainSettings())
+    code |= {f"transfer.{k}": v for k, v in code.pop("transfer").items()}
     for name, spec in schema.items():
         default = spec.get("default")
         assert config[name] == default, (
             f"train.{name}: config.yaml {config[name]!r} != schema {default!r}"
         )
-    for f in fields(TrainSettings):
-        value = getattr(TrainSettings(), f.name)
-        assert f.name in schema, f"TrainSettings.{f.name} is not in the schema"
-        assert (list(value) if isinstance(value, tuple) else value) == schema[f.name]["default"], (
-            f.name
+    for name, value in code.items():
+        assert name in schema, f"TrainSettings.{name} is not in the schema"
+        assert (list(value) if isinstance(value, tuple) else value) == schema[name]["default"], name
+    assert (
+        TrainSettings.from_config(
+            {k: v for k, v in config.items() if not k.startswith("transfer.")}
         )
-    assert TrainSettings.from_config(config) == TrainSettings()
+        == TrainSettings()
+    )
 
 
 def test_softmax_stays_float32_under_mixed_precision():

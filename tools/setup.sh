@@ -15,6 +15,10 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install --quiet pip==25.3   # the pip of envs/*.yaml (tests/test_envs.py compares)
 .venv/bin/python -m pip install --quiet -r "$requirements"
+# the pretrained musicnn checkpoints (docs/pretrained.md); --no-deps: the wheel's metadata pins
+# numpy<1.17 and an old TensorFlow, which requirements.txt replaces (envs/train.post-deploy.sh
+# does the same for --sdm conda)
+.venv/bin/python -m pip install --quiet --no-deps musicnn==0.1.0
 
 if [[ "${1:-}" == "--dev" && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   missing=()

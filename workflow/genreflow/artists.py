@@ -146,7 +146,8 @@ def merge_groups(labels: Mapping[str, str], duplicates: Iterable[Iterable[str]])
 
 def duplicate_sets(records: Iterable[Mapping[str, str]]) -> list[list[str]]:
     """Sets (of two or more track keys) with equal ``audio_sha256`` (the sha256 of the decoded
-    samples, in the featurisation blocks' index tables), sorted; none when the column is absent."""
+    samples, in the featurisation jobs' tables and the set index), sorted; a record without one
+    (a start-up plan on names) is in no set."""
     table = pd.DataFrame(
         [(r["key"], r.get("audio_sha256", "")) for r in records], columns=["key", "audio"]
     )

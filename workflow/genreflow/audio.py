@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ class AudioInfo:
     duration_s: float
     format: str = ""
     notes: list[str] = field(default_factory=list)
+    # of the samples as read (float32, every channel, before downmixing and resampling): the
+    # same audio under two names or in two lossless formats has the same digest
+    sha256: str = ""
 
 
 def decode(
@@ -74,6 +78,7 @@ def decode(
         )
     if samples.shape[0] == 0:
         raise AudioError(f"{path}: no samples after offset {offset_s:g} s")
+    info.sha256 = hashlib.sha256(np.ascontiguousarray(samples).tobytes()).hexdigest()
     if channels > 1:
         info.notes.append(f"downmixed {channels} channels to mono")
     mono = samples.mean(axis=1, dtype=np.float32)

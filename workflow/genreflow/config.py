@@ -99,6 +99,12 @@ def check_settings(config: dict) -> None:
         )
     if train["recipe"] == "default":
         check_default_recipe(spec, train)
+    # --- the musicnn recipe (issue 17) ---
+    if train["recipe"] == "musicnn" and spec["kind"] != "musicnn":
+        raise ConfigError(
+            f"train.recipe: musicnn needs spectrogram.kind: musicnn (the pretrained network's own "
+            f"input: 16 kHz, 96 mel bands), not spectrogram.kind: {spec['kind']}"
+        )
 
 
 def check_default_recipe(spec: dict, train: dict) -> None:

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pngio import read_png
+from . import pngio
+from .spectrogram import dequantise16
+
+
+def read_png(path, sha256: str | None = None) -> np.ndarray:
+    """A spectrogram's pixels; a 16-bit one (musicnn's input) as its float32 values, (96,
+    frames) with row 0 the lowest band, as musicnn_representation made them."""
+    image = pngio.read_png(path, sha256)
+    return dequantise16(image) if image.dtype == np.uint16 else image
 
 
 def load_images(paths: list[str], sha256s: list[str | None] | None = None) -> np.ndarray:
-    """Stack PNGs of identical shape into (N, H, W) uint8 (or (N, H, W, 3) for RGB); with the
-    manifest's sha256s, a damaged file stops the job naming it (see pngio.read_png)."""
+    """Stack PNGs of identical shape into (N, H, W) uint8 (float32 for 16-bit ones, or
+    (N, H, W, 3) for RGB); with the manifest's sha256s, a damaged file stops the job naming it
+    (see pngio.read_png)."""
     images = [read_png(p, sha) for p, sha in zip(paths, sha256s or [None] * len(paths))]
     shapes = {img.shape for img in images}
     if len(shapes) > 1:

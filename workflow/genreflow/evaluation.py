@@ -18,7 +18,12 @@ from .tables import write_track_predictions
 def track_windows(
     png_path: str, settings: TrainSettings, spec: SpectrogramParams, sha256: str | None = None
 ) -> np.ndarray:
-    """The model inputs that make up one track: sliding windows, or the blog's one resized image."""
+    """The model inputs that make up one track: sliding windows, the blog's one resized image, or
+    musicnn's patches."""
+    if settings.recipe == "musicnn":
+        from .transfer import track_patches
+
+        return track_patches(png_path, sha256)
     image = data.read_png(png_path, sha256)
     if settings.recipe == "blog":
         return data.blog_picture(image, settings.image_size)[None]
@@ -59,16 +64,23 @@ def predict_tracks(
     return results
 
 
-def evaluate_split(model, rows, genres, settings, spec) -> tuple[dict, np.ndarray]:
+def evaluate_split(model, rows, genres, settings, spec, embeddings=None) -> tuple[dict, np.ndarray]:
+    """Scores and track probabilities of ``rows``; ``embeddings`` (the musicnn recipe's stored
+    features, see genreflow.transfer.patch_probabilities) spare the network's forward pass."""
     index = {g: i for i, g in enumerate(genres)}
     labels = np.array([index[r["genre"]] for r in rows], dtype=np.int64)
-    window_probs = predict_tracks(
-        model,
-        [r["spectrogram"] for r in rows],
-        settings,
-        spec,
-        sha256s=[r.get("sha256") for r in rows],
-    )
+    if settings.recipe == "musicnn":
+        from .transfer import patch_probabilities
+
+        window_probs = patch_probabilities(model, rows, settings, embeddings)
+    else:
+        window_probs = predict_tracks(
+            model,
+            [r["spectrogram"] for r in rows],
+            settings,
+            spec,
+            sha256s=[r.get("sha256") for r in rows],
+        )
     return score(window_probs, labels, genres), track_probabilities(window_probs)
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from .blocks import OK
+from .config import ConfigError
 from .metrics import mean_std
 from .split import stratified_group_folds
 
@@ -39,11 +40,22 @@ def variant_config(
     base: Mapping, spec: Mapping | str | None, workflow_root: str | os.PathLike = "."
 ) -> dict:
     """The configuration of one variant: the run's configuration (without ``experiments``) with
-    the variant's overrides, given inline or as a preset file, on top."""
+    the variant's overrides, given inline or as a preset file, on top. A preset file that is
+    not there, or overrides that set ``experiments`` (which would be ignored: the run's folds,
+    seeds and variants hold for every variant), raise ConfigError; the caller names the variant."""
     if isinstance(spec, str):
         path = Path(spec)
         path = path if path.is_absolute() or path.exists() else Path(workflow_root) / path
+        if not path.is_file():
+            raise ConfigError(f"preset file '{spec}' does not exist")
         spec = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"preset file '{path}' holds no mapping of settings")
+    if spec and "experiments" in spec:
+        raise ConfigError(
+            "overrides 'experiments' itself: folds, seeds and variants are the run's, the same "
+            "for every variant (set them at the top level, outside experiments.variants)"
+        )
     return deep_merge({k: v for k, v in base.items() if k != "experiments"}, spec or {})
 
 

@@ -1,33 +1,41 @@
-"""Audio file -> spectrogram PNG, and a block job that rewrites only the PNGs that need it."""
+"""Audio file -> spectrogram PNG, and a block job that featurises every member of its block."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from .audio import AudioError, decode, fit_length
-from .blocks import OK, REJECTED, Item, audio_stamp, write_index
+from .blocks import OK, REJECTED, Item
 from .params import SpectrogramParams
-from .pngio import png_text, write_png_atomic
-from .spectrogram import blog_specgram_image, log_mel, to_grayscale
+from .pngio import DamagedSpectrogram, remake_command, write_png_atomic
+from .spectrogram import (
+    blog_specgram_image,
+    log_mel,
+    musicnn_representation,
+    quantise16,
+    to_grayscale,
+)
+from .tables import read_table, write_table
 from .tracks import sniff_audio
 
-SIGNATURE_KEY = "genreflow:params"
-AUDIO_STAMP_KEY = "genreflow:audio_stamp"
-# provenance written into each PNG and copied into the block's index table
 SOURCE_FIELDS = ("source_rate", "channels", "format", "subtype", "duration_s", "notes")
+TABLE_FIELDS = ("key", "label", "name", "audio", "png", "status", "reason", "png_bytes")
+TABLE_FIELDS += ("png_sha256", "audio_sha256", *SOURCE_FIELDS)
 
 log = logging.getLogger(__name__)
 
 
-def render(samples, params: SpectrogramParams):
+def render(samples: np.ndarray, params: SpectrogramParams) -> np.ndarray:
     if params.kind == "blog_specgram":
         return blog_specgram_image(samples, params.width_px, params.height_px)
+    if params.kind == "musicnn":
+        return quantise16(musicnn_representation(samples, params.sample_rate))
     db = log_mel(
         samples,
         params.sample_rate,
@@ -41,146 +49,98 @@ def render(samples, params: SpectrogramParams):
 
 
 def featurize_file(item: Item, params: SpectrogramParams) -> dict[str, str]:
-    """Write the spectrogram PNG of one audio file; returns its index record."""
+    """Write the spectrogram PNG of one audio file; returns its row of the block's table. A file
+    that cannot be read (or is rejected by a setting, e.g. an offset beyond its end) still gets
+    its PNG: a 1x1 tombstone whose text says why, so that the job's outputs are complete and the
+    decision lives in them."""
     try:
-        stamp = audio_stamp(
-            item.audio
-        )  # before reading: a file replaced meanwhile is redone next time
-    except OSError as err:
-        raise AudioError(f"{item.audio}: cannot read file ({err.strerror})") from err
-    not_audio = sniff_audio(
-        item.audio
-    )  # start-up's header check (sniff_content) and more: a reason for every unreadable file
-    if not_audio:
-        raise AudioError(f"{item.audio}: {not_audio}")
-    samples, info = decode(item.audio, params.sample_rate, params.offset_s, params.duration_s)
+        not_audio = sniff_audio(item.audio)  # cheaper and clearer than libsndfile's errors
+        if not_audio:
+            raise AudioError(f"{item.audio}: {not_audio}")
+        samples, info = decode(item.audio, params.sample_rate, params.offset_s, params.duration_s)
+    except AudioError as err:
+        reason = str(err).removeprefix(f"{item.audio}: ")
+        text = {"genreflow:status": REJECTED, "genreflow:reason": reason}
+        write_png_atomic(item.png, np.zeros((1, 1), np.uint8), text)
+        return {**row_of(item), "status": REJECTED, "reason": reason}
     samples, pad_note = fit_length(samples, params.n_samples)
-    notes = info.notes + ([pad_note] if pad_note else [])
     source = {
         "source_rate": str(info.source_rate),
         "channels": str(info.channels),
         "format": info.format,
         "subtype": info.subtype,
         "duration_s": f"{info.duration_s:.3f}",
-        "notes": "; ".join(notes),
+        "notes": "; ".join(info.notes + ([pad_note] if pad_note else [])),
     }
-    text = {
-        SIGNATURE_KEY: params.signature(),
-        AUDIO_STAMP_KEY: stamp,
-        "genreflow:source": os.path.basename(item.audio),
-    }
-    text.update({f"genreflow:{k}": v for k, v in source.items()})
-    write_png_atomic(item.png, render(samples, params), text)
-    return record_of(item, Path(item.png).read_bytes(), stamp, source)
+    text = {"genreflow:params": params.signature(), "genreflow:source": Path(item.audio).name}
+    write_png_atomic(
+        item.png, render(samples, params), text | {f"genreflow:{k}": v for k, v in source.items()}
+    )
+    data = Path(item.png).read_bytes()
+    png = {"png_bytes": str(len(data)), "png_sha256": hashlib.sha256(data).hexdigest()}
+    return {**row_of(item), "status": OK, **png, "audio_sha256": info.sha256, **source}
 
 
-def record_of(
-    item: Item, png_bytes: bytes, stamp: str, source: Mapping[str, str]
-) -> dict[str, str]:
+def row_of(item: Item) -> dict[str, str]:
     return {
         "key": item.key,
         "label": item.label,
         "name": item.name,
         "audio": item.audio,
         "png": item.png,
-        "status": OK,
-        "reason": "",
-        "audio_stamp": stamp,
-        "png_bytes": str(len(png_bytes)),
-        "png_sha256": hashlib.sha256(png_bytes).hexdigest(),
-        **source,
     }
 
 
-def rejected_record(item: Item, reason: str) -> dict[str, str]:
-    try:
-        stamp = audio_stamp(item.audio)
-    except OSError:
-        stamp = ""
-    return {
-        "key": item.key,
-        "label": item.label,
-        "name": item.name,
-        "audio": item.audio,
-        "png": "",
-        "status": REJECTED,
-        "reason": reason,
-        "audio_stamp": stamp,
-    }
+def featurize_block(members: list[Item], params: SpectrogramParams, table: str) -> pd.DataFrame:
+    """Make every member's PNG and write the block's table (``ok``, or ``rejected`` with the
+    reason). Snakemake has removed the job's old outputs: the whole block is made again."""
+    rows = []
+    for item in members:
+        remove_leftovers(item.png)
+        row = featurize_file(item, params)
+        if row["status"] == OK:
+            notes = f": {row['notes']}" if row["notes"] else ""
+            log.info("featurised %s -> %s%s", item.audio, item.png, notes)
+        else:
+            log.warning("REJECTED %s: %s", item.audio, row["reason"])
+        rows.append(row)
+    frame = pd.DataFrame(
+        [{f: r.get(f, "") for f in TABLE_FIELDS} for r in rows], columns=list(TABLE_FIELDS)
+    )
+    write_table(table, frame)
+    return frame
 
 
-def current_record(item: Item, params: SpectrogramParams) -> tuple[dict[str, str] | None, str]:
-    """The index record of a PNG that is complete and was made from this very audio file with
-    these settings, or None and why it must be made again."""
-    try:
-        stamp = audio_stamp(item.audio)
-        data = Path(item.png).read_bytes()
-    except FileNotFoundError:
-        return None, "missing"
-    text = png_text(data, verify=True)
-    if text is None:
-        return None, "damaged (not a complete PNG)"
-    if text.get(SIGNATURE_KEY) != params.signature():
-        return None, "made with other spectrogram settings"
-    if text.get(AUDIO_STAMP_KEY) != stamp:
-        return None, "made from another version of the audio file"
-    return record_of(
-        item, data, stamp, {k: text.get(f"genreflow:{k}", "") for k in SOURCE_FIELDS}
-    ), ""
-
-
-def remove_leftovers(png_path: str) -> None:
-    """Delete temporary files a killed job left for this PNG (see ``atomic_path``); only the
+def remove_leftovers(png: str) -> None:
+    """Delete the temporary files a killed job left for this PNG (see ``atomic_path``); only the
     job that owns the PNG calls this, so no other job's temporary file is touched."""
-    target = Path(png_path)
+    target = Path(png)
     for leftover in target.parent.glob(f".{glob_escape(target.name)}.*.tmp*"):
         leftover.unlink(missing_ok=True)
 
 
-@dataclass(frozen=True)
-class FeaturizeFailure:
-    audio: str
-    png: str
-    reason: str
+def members_of(stamps: pd.DataFrame, pngs: list[str]) -> list[Item]:
+    """The members a block job featurises: its stamps table's rows, with the job's PNG outputs
+    (declared in the same order)."""
+    if len(stamps) != len(pngs):
+        raise ValueError(f"{len(stamps)} audio files but {len(pngs)} PNG outputs")
+    return [
+        Item(r["key"], r["audio"], png, r["label"], r["name"])
+        for r, png in zip(stamps.to_dict("records"), pngs)
+    ]
 
 
-def featurize_block(
-    members: list[Item],
-    left_out: list[tuple[Item, str]],
-    params: SpectrogramParams,
-    forced: Callable[[str], bool],
-    index_path: str,
-) -> list[FeaturizeFailure]:
-    """Bring every member's PNG up to date and write the block's index table.
-
-    A PNG is rewritten when it is missing, damaged, made with other settings or from another
-    version of its audio file, or when ``forced`` says so; every other PNG is left as it is
-    (same inode, same bytes). A file that cannot be decoded is recorded as rejected and never
-    stops the others. ``left_out`` ((item, reason) pairs) carries the start-up's decisions into
-    the index, so that the next start-up finds them there.
-    """
-    records, failures = [], []
-    for item in members:
-        record, why = current_record(item, params)
-        if record is not None and forced(item.png):
-            record, why = None, "forced"
-        if record is None:
-            remove_leftovers(item.png)
-            try:
-                record = featurize_file(item, params)
-            except AudioError as err:
-                log.error("REJECTED %s", err)
-                failures.append(FeaturizeFailure(item.audio, item.png, str(err)))
-                records.append(rejected_record(item, str(err).removeprefix(f"{item.audio}: ")))
-                continue
-            log.info(
-                "featurised %s -> %s (%s)%s",
-                item.audio,
-                item.png,
-                why,
-                f": {record['notes']}" if record["notes"] else "",
-            )
-        records.append(record)
-    records += [rejected_record(item, reason) for item, reason in left_out]
-    write_index(index_path, records)
-    return failures
+def set_index(tables: list[str]) -> pd.DataFrame:
+    """The block tables of a spectrogram set in one table; stops, naming the files and the
+    command that remakes them, where a PNG is not the size its job wrote (overwritten since)."""
+    frames = [read_table(t) for t in tables]
+    index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TABLE_FIELDS)
+    ok = index[index["status"] == OK]
+    damaged = [p for p, n in zip(ok["png"], ok["png_bytes"]) if Path(p).stat().st_size != int(n)]
+    if damaged:
+        raise DamagedSpectrogram(
+            f"{len(damaged)} spectrogram(s) changed since their job wrote them (another size): "
+            + ", ".join(damaged)
+            + f"; make them again with: {remake_command(damaged)}"
+        )
+    return index

@@ -13,7 +13,7 @@ FORMAT_VERSION = 2  # 2: librosa features, Pillow PNGs
 
 @dataclass(frozen=True)
 class SpectrogramParams:
-    kind: str = "logmel"  # "logmel" or "blog_specgram"
+    kind: str = "logmel"  # "logmel", "blog_specgram" or "musicnn" (16-bit PNGs)
     sample_rate: int = 22050
     offset_s: float = 0.0
     duration_s: float = 30.0
@@ -30,6 +30,10 @@ class SpectrogramParams:
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> SpectrogramParams:
         known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+        if known.get("kind") == "musicnn":  # its network fixes the rate, FFT, hop and bands
+            from .spectrogram import MUSICNN
+
+            known.update(MUSICNN, fmin=0.0, fmax=MUSICNN["sample_rate"] / 2)
         return cls(**known)
 
     @property

@@ -1,8 +1,7 @@
-"""What the workflow works on, decided when the Snakefile is parsed: which tracks exist, which
-featurisation block each belongs to, which are left out (and why), and the start-up checks.
-
-Nothing here decides whether a spectrogram is up to date: every track's PNG is a declared output
-of its block's rule at every run, and Snakemake decides which jobs run.
+"""What the workflow works on, from the config and the audio folder or sheet alone: which
+tracks exist (names; nothing under results/ is read), which block each belongs to, and the
+checks that can be made before any job runs, which the split job makes again on what the
+featurisation jobs decided.
 """
 
 from __future__ import annotations
@@ -10,62 +9,22 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .blocks import Block, Item, block_name, left_out_reason, plan_blocks, read_index, safe_id
+from .blocks import Block, Item, block_name, make_blocks, png_path, safe_id
 from .config import ConfigError
 from .demo import demo_track_ids
 from .tracks import Rejection, Track, discover_tracks, sniff_content
 
+KNOWN_BAD = "listed in known_bad_tracks (known to be corrupt)"
 DEMO_AUDIO_DIR = "results/demo/audio"
 SPECTROGRAM_ROOT = "results/spectrograms"
 
 
-@dataclass
-class Plan:
-    blocks: dict[str, Block]
-    ignored: list[Rejection] = field(default_factory=list)  # files that are not tracks at all
-    missing: list[Rejection] = field(default_factory=list)  # sheet rows whose file does not exist
-    fixed_split: dict[str, str] = field(default_factory=dict)  # track -> split, from the sheet
-
-    @property
-    def tracks(self) -> list[Item]:
-        """Tracks that are featurised and go into the split."""
-        return [item for block in self.blocks.values() for item in block.members]
-
-    @property
-    def rejected(self) -> list[Rejection]:
-        """Audio files left out at start-up, with the reason."""
-        left_out = [
-            Rejection(item.audio, reason, item.label, item.key)
-            for b in self.blocks.values()
-            for item, reason in b.left_out
-        ]
-        return self.missing + left_out
-
-    @property
-    def indexes(self) -> list[str]:
-        return [block.index for block in self.blocks.values()]
-
-
-def spectrogram_path(genre: str, track_id: str, root: str = SPECTROGRAM_ROOT) -> str:
-    return f"{root}/{genre}/{track_id}.png"
-
-
-def index_path(block: str, root: str = SPECTROGRAM_ROOT) -> str:
-    return f"{root}/index/{block}.tsv"
-
-
 def as_item(track: Track) -> Item:
-    return Item(
-        track.track_id,
-        track.audio,
-        spectrogram_path(track.genre, track.track_id),
-        track.genre,
-        track.track_id,
-    )
+    png = png_path(SPECTROGRAM_ROOT, track.genre, track.track_id)
+    return Item(track.track_id, track.audio, png, track.genre, track.track_id)
 
 
 def is_demo(audio_dir: str) -> bool:
@@ -168,57 +127,49 @@ def sheet_collection(table, sheet: str, genres: list[str]) -> Collection:
             )
         else:
             seen[real] = number
-            collection.items.append(Item(key, audio, spectrogram_path(genre, key), genre, path))
+            png = png_path(SPECTROGRAM_ROOT, genre, key)
+            collection.items.append(Item(key, audio, png, genre, path))
             if fixed:
                 collection.fixed_split[key] = row["split"]
     return collection
 
 
-def rerooted(plan: Plan, root: str, decided: dict[str, str] | None = None) -> dict[str, Block]:
-    """The plan's blocks with the spectrograms (and index tables) under ``root``: another
-    spectrogram set of the same tracks, left out as in the plan, and as its own jobs recorded
-    (or, in a cluster job, as ``decided`` by the submitting process)."""
-    blocks = {}
-    for name, block in plan.blocks.items():
-        move = lambda item: replace(item, png=spectrogram_path(item.label, item.key, root))  # noqa: E731
-        moved = Block(
-            name,
-            index_path(name, root),
-            left_out=[(move(i), reason) for i, reason in block.left_out],
-        )
-        if decided is None:
-            moved.recorded = read_index(moved.index)
-        for item in map(move, block.members):
-            if decided is not None:
-                reason = decided.get(item.key)
-            else:  # the plan has sniffed the members already: only this set's own rejections count
-                reason = left_out_reason(
-                    item, moved.recorded.get(item.key), set(), sniff=lambda _: None
-                )
-            if reason:
-                moved.left_out.append((item, reason))
-            else:
-                moved.members.append(item)
-        blocks[name] = moved
-    return blocks
+@dataclass
+class Plan:
+    blocks: dict[str, Block]  # every track found by name; the block jobs decide which are usable
+    left_out: list[Rejection]  # known_bad_tracks, by name
+    collection: Collection
+
+    @property
+    def tracks(self) -> list[Item]:
+        return [item for block in self.blocks.values() for item in block.members]
 
 
-def make_plan(
-    collection: Collection,
-    config: dict,
-    decided: dict[str, str] | None = None,
-    sniff: Callable[[str], str | None] = sniff_content,
-) -> Plan:
-    featurize = config["featurize"]
-    blocks = plan_blocks(
-        collection.items,
-        block_of=lambda key: block_name(key, featurize["block_size"], featurize["hash_blocks"]),
-        index_of=index_path,
-        known_bad=set(config["known_bad_tracks"]),
-        sniff=sniff,
-        decided=decided,
+def make_plan(collection: Collection, config: dict) -> Plan:
+    featurize, known_bad = config["featurize"], set(config["known_bad_tracks"])
+    kept = [i for i in collection.items if i.key not in known_bad]
+    left_out = [
+        Rejection(i.audio, KNOWN_BAD, i.label, i.key)
+        for i in collection.items
+        if i.key in known_bad
+    ]
+    blocks = make_blocks(
+        kept,
+        SPECTROGRAM_ROOT,
+        lambda key: block_name(key, featurize["block_size"], featurize["hash_blocks"]),
     )
-    return Plan(blocks, collection.ignored, collection.missing, collection.fixed_split)
+    return Plan(blocks, collection.missing + left_out, collection)
+
+
+def sniffed(items: list[Item]) -> list[Rejection]:
+    """Files that are certainly not audio, from their first bytes (an empty file, a Git LFS
+    pointer, an image, text): named at start-up. Their block jobs find them too and record them."""
+    found = []
+    for item in items:
+        reason = sniff_content(item.audio) if os.path.lexists(item.audio) else None
+        if reason:
+            found.append(Rejection(item.audio, reason, item.label, item.key))
+    return found
 
 
 def gtzan_split_warning(plan: Plan, config: dict, published: set[str]) -> str | None:
@@ -229,7 +180,11 @@ def gtzan_split_warning(plan: Plan, config: dict, published: set[str]) -> str | 
     points (Sturm 2013; Kereliuk, Sturm & Larsen 2015). The artist-disjoint fault-filtered split
     does not."""
     keys = {t.key for t in plan.tracks}
-    if plan.fixed_split or config["split"]["method"] not in ("hash", "ratio") or len(keys) < 20:
+    if (
+        plan.collection.fixed_split
+        or config["split"]["method"] not in ("hash", "ratio")
+        or len(keys) < 20
+    ):
         return None
     if len(keys & published) < 0.9 * len(keys):
         return None
@@ -264,16 +219,15 @@ def rejection_summary(rejected: list[Rejection], limit: int = 20) -> str:
     )
 
 
-def check_plan(plan: Plan, config: dict, workflow_root: str = ".", credits: dict | None = None):
-    """Start-up checks that need the data: strict mode, empty dataset, a split that cannot work
-    (with ``credits``, track -> artist, grouped as the split job will group it). Returns the
-    split planned on the track ids (``genreflow.split.SplitPlan``)."""
-    rejected = plan.rejected
+def check_tracks(
+    usable: list[Item], rejected: list[Rejection], config: dict, workflow_root: str = "."
+) -> None:
+    """Strict mode, an empty dataset, a split that cannot work: at start-up on the tracks found
+    by name, and in the split job on those the featurisation jobs could use."""
     if config["strict"] and rejected:
         listing = "\n".join(f"  {r.path}: {r.reason}" for r in rejected)
         raise ConfigError(f"strict: {len(rejected)} audio file(s) rejected:\n{listing}")
-    tracks = plan.tracks
-    if not tracks:
+    if not usable:
         why = f"\n{rejection_summary(rejected)}" if rejected else ""
         source = (
             f"tracks: no usable track in the sheet '{config['tracks']}'"
@@ -281,11 +235,8 @@ def check_plan(plan: Plan, config: dict, workflow_root: str = ".", credits: dict
             else f"audio_dir: no usable track in '{config['audio_dir']}'"
         )
         raise ConfigError(f"{source} (empty dataset){why}")
-    if not plan.fixed_split and config["split"]["method"] != "fault_filtered":
-        check_split_counts(tracks, config["genres"], config["split"]["ratios"])
-    return check_split(
-        tracks, config["genres"], config["split"], workflow_root, plan.fixed_split, credits
-    )
+    if not config.get("fixed_split") and config["split"]["method"] != "fault_filtered":
+        check_split_counts(usable, config["genres"], config["split"]["ratios"])
 
 
 def check_split_counts(tracks: list[Item], genres: list[str], ratios: dict[str, float]) -> None:
@@ -318,7 +269,16 @@ def check_split(
     try:
         return plan_split(entries, split_config, genres, workflow_root, fixed, credits)
     except (SplitError, OSError) as err:
-        raise ConfigError(
-            f"split: {err} with split.method '{split_config['method']}' on {len(tracks)} usable tracks "
-            "(add audio, change split.ratios or split.method, or remove the genre from genres)"
-        ) from err
+        raise split_error(err, split_config, len(tracks), bool(fixed)) from err
+
+
+def split_error(err: Exception, split_config: dict, n_tracks: int, fixed: bool) -> ConfigError:
+    """The same message at start-up and from the split job."""
+    if fixed:  # the sheet's split column decides: split.method and split.ratios are not used
+        from .startup import sheet_split_message
+
+        return ConfigError(sheet_split_message(str(err), n_tracks))
+    return ConfigError(
+        f"split: {err} with split.method '{split_config['method']}' on {n_tracks} usable tracks "
+        "(add audio, change split.ratios or split.method, or remove the genre from genres)"
+    )

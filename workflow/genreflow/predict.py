@@ -1,6 +1,6 @@
 """Classifying a user's folder of audio with the trained model: the folder's files as a
 collection of featurisation blocks (the same machinery as the training data, see
-genreflow.blocks), per-block probability tables that are updated file by file, and the CSV.
+genreflow.blocks), one probability table per block, and the CSV.
 
 User files may have any name (spaces, quotes, ``$(...)``, braces, non-ASCII), so every file gets a
 safe id (slug + hash of its relative path) that names its spectrogram; only the CSV and the
@@ -10,17 +10,16 @@ rejection table show the original relative path.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from .atomic import sha256_of
-from .blocks import OK, Block, Item, block_name, display_path, plan_blocks, read_index, safe_id
+from .blocks import OK, Block, Item, block_name, display_path, make_blocks, read_records, safe_id
 from .params import SpectrogramParams
 from .recipe import TrainSettings
 from .tables import read_table, write_table
-from .tracks import sniff_audio
 
 
 @dataclass(frozen=True)
@@ -47,14 +46,6 @@ class PredictPlan:
 
     def probabilities(self, block: str) -> str:
         return f"{self.root}/probabilities/{block}.tsv"
-
-    @property
-    def rejected(self) -> list[Skipped]:
-        """Everything not classified, and why: skipped files and audio left out at start-up."""
-        left_out = [
-            Skipped(item.name, reason) for b in self.blocks.values() for item, reason in b.left_out
-        ]
-        return sorted(self.skipped + left_out, key=lambda s: s.relpath)
 
 
 def predict_root(name: str) -> str:
@@ -105,62 +96,32 @@ def _skip_reason(name: str, relpath: str, path: str) -> str | None:
     return None
 
 
-def make_predict_plan(
-    audio_dir: str,
-    name: str,
-    hash_blocks: int,
-    decided: dict[str, str] | None = None,
-    sniff: Callable[[str], str | None] = sniff_audio,
-) -> PredictPlan:
-    """The folder's files as featurisation blocks (hashed: file names carry no track number)."""
+def make_predict_plan(audio_dir: str, name: str, hash_blocks: int) -> PredictPlan:
+    """The folder's files as featurisation blocks (hashed: file names carry no track number);
+    which of them are audio is decided by their block's featurisation job."""
     root = predict_root(name)
     files, skipped = discover(audio_dir)
     items = [
         Item(f.safe_id, f.audio, f"{root}/spectrograms/{f.safe_id}.png", "", f.relpath)
         for f in files
     ]
-    blocks = plan_blocks(
-        items,
-        block_of=lambda key: block_name(key, 1, hash_blocks),
-        index_of=lambda block: f"{root}/index/{block}.tsv",
-        known_bad=set(),
-        sniff=sniff,
-        decided=decided,
-    )
-    return PredictPlan(root, files, blocks, skipped)
+    block_of = lambda key: block_name(key, 1, hash_blocks)  # noqa: E731
+    return PredictPlan(root, files, make_blocks(items, f"{root}/spectrograms", block_of), skipped)
 
 
 def classify_block(
     model_path: str,
-    index: str,
     table: str,
+    probabilities: str,
     genres: Sequence[str],
     settings: TrainSettings,
     spec: SpectrogramParams,
-    forced: Callable[[str], bool],
 ) -> int:
-    """Bring a block's probability table up to date; returns how many files were classified.
-
-    A file is classified again only when it is new, its spectrogram changed, the model changed,
-    or ``forced`` names the table: adding files to the folder costs exactly the new files.
-    """
+    """Write the probability table of a block's usable files; returns how many were classified."""
     model_sha256 = sha256_of(model_path)
     columns = [f"p_{g}" for g in genres]
-    previous = {} if forced(table) else read_index(table)  # keyed like the index
-    featurised = [r for r in read_index(index).values() if r["status"] == OK]
-    kept, todo = [], []
-    for record in featurised:
-        row = previous.get(record["key"])
-        if (
-            row
-            and row["png_sha256"] == record["png_sha256"]
-            and row["model_sha256"] == model_sha256
-            and all(c in row for c in columns)
-        ):
-            kept.append(row)
-        else:
-            todo.append(record)
-    rows = kept + [
+    records = [r for r in read_records(table) if r["status"] == OK]
+    rows = [
         {
             "key": r["key"],
             "file": r["name"],
@@ -169,25 +130,24 @@ def classify_block(
             "windows": len(w),
             **{c: f"{p:.6f}" for c, p in zip(columns, w.mean(axis=0))},
         }
-        for r, w in zip(todo, _window_probabilities(model_path, todo, genres, settings, spec))
+        for r, w in zip(records, _window_probabilities(model_path, records, genres, settings, spec))
     ]
     write_table(
-        table,
+        probabilities,
         pd.DataFrame(
             rows, columns=["key", "file", "png_sha256", "model_sha256", "windows", *columns]
         ),
     )
-    return len(todo)
+    return len(rows)
 
 
 def _window_probabilities(model_path, records, genres, settings, spec) -> list:
     if not records:
         return []  # nothing new: no Keras import, no model load
-    import keras
-
     from .evaluation import predict_tracks
+    from .transfer import load_classifier
 
-    model = keras.models.load_model(model_path)
+    model = load_classifier(model_path)
     n_classes = model.output_shape[-1]
     if n_classes != len(genres):
         raise ValueError(
@@ -202,10 +162,33 @@ def _window_probabilities(model_path, records, genres, settings, spec) -> list:
     )
 
 
+def prediction_notes(record: dict[str, str], window_s: float | None, offset_s: float) -> str:
+    """What was adapted to classify a file, for its CSV row: the featurisation's notes (as in
+    the QC tables: resampled, downmixed, padded ...), and, first, a file with less audio than one
+    analysis window (``window_s``; None for the blog recipe's one picture a file), whose
+    probabilities are then mostly those of the silence it was padded with."""
+    notes = [record.get("notes", "")]
+    try:
+        audio_s = max(0.0, float(record["duration_s"]) - offset_s)
+    except (KeyError, ValueError):
+        audio_s = None
+    if window_s and audio_s is not None and audio_s < window_s:
+        notes.insert(
+            0,
+            f"only {audio_s:.2f} s of audio, shorter than one {window_s:g}-s analysis window: "
+            "classified mostly on the silence it was padded with",
+        )
+    return "; ".join(n for n in notes if n)
+
+
 def predictions_table(
-    tables: Iterable[str], order: Sequence[str], genres: Sequence[str]
+    tables: Iterable[str],
+    order: Sequence[str],
+    genres: Sequence[str],
+    notes: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """file, top_genre, p_<genre>... for every classified file, in folder order."""
+    """file, top_genre, p_<genre>..., notes for every classified file, in folder order;
+    ``notes`` (key -> what was adapted, see prediction_notes) fills the last column."""
     columns = [f"p_{g}" for g in genres]
     rows = pd.concat(
         [read_table(t) for t in tables] or [pd.DataFrame(columns=["key", "file", *columns])]
@@ -219,6 +202,7 @@ def predictions_table(
             "file": rows["file"],
             "top_genre": [genres[i] for i in top],
             **{c: rows[c] for c in columns},
+            "notes": [(notes or {}).get(key, "") for key in rows["key"]],
         }
     )
 

@@ -36,10 +36,10 @@ def write_track_table(path: str | os.PathLike, records: list[dict[str, str]]) ->
     write_report_table(path, TRACK_FIELDS, rows)
 
 
-def job_rejections(records: list[dict[str, str]], known: set[str]) -> list[dict[str, str]]:
-    """Rejections the featurisation jobs recorded that start-up did not know of yet."""
+def job_rejections(records: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The files the featurisation jobs rejected, from their tables."""
     return [
         {"path": r["audio"], "genre": r["label"], "track_id": r["key"], "reason": r["reason"]}
         for r in records
-        if r["key"] not in known
+        if r["status"] != "ok"
     ]

@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+# --- the musicnn recipe's train.transfer section (issue 17) ---
+TRANSFER_LAYERS = ("penultimate", "mean_pool", "max_pool", "pooled", "all")
+TRANSFER_HEADS = ("linear", "mlp")
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """The pretrained recipe (``train.recipe: musicnn``): a new head on the frozen backbone's
+    3-s patch features, then, with ``fine_tune_epochs`` > 0, the whole network at a lower rate.
+    Defaults sized for 40-800 training tracks (400-8000 patches)."""
+
+    layer: str = "penultimate"  # one of TRANSFER_LAYERS (pooled: mean+max; all: the three)
+    head: str = "linear"  # "linear" or "mlp" (one hidden ReLU layer)
+    head_units: int = 256  # mlp: hidden units
+    head_dropout: float = 0.5  # dropout on the head's input (linear) or hidden layer (mlp)
+    head_weight_decay: float = 1e-4  # AdamW's decoupled weight decay on the head
+    head_epochs: int = 100  # early-stopped with train.patience on the validation loss
+    head_batch_size: int = 256  # patches; lowered to give train.min_steps_per_epoch batches
+    head_learning_rate: float = 1e-3
+    fine_tune_epochs: int = 0  # 0: frozen backbone only
+    fine_tune_learning_rate: float = 1e-5
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> TransferSettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (section or {}).items() if k in names})
+
+    @property
+    def frozen(self) -> bool:
+        """The saved backbone is the pretrained one: stored embeddings stand for it."""
+        return self.fine_tune_epochs == 0
+
+
+# --- end of the musicnn recipe's section ---
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    recipe: str = "default"  # "default" (windowed log-mel CNN) or "blog" (the seed recipe)
+    recipe: str = "default"  # "default" (windowed log-mel CNN), "blog" (the seed recipe), "musicnn"
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 2e-3
@@ -38,6 +73,11 @@ class TrainSettings:
     mixed_precision: str = "auto"  # "auto" (on with a GPU), "on" or "off"
     xla: str = "auto"
     deterministic: bool = True
+    transfer: TransferSettings = field(default_factory=TransferSettings)  # recipe musicnn
+
+    def __post_init__(self):
+        if isinstance(self.transfer, dict):  # TrainSettings(**asdict(settings)) round-trips
+            object.__setattr__(self, "transfer", TransferSettings(**self.transfer))
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> TrainSettings:
@@ -45,4 +85,5 @@ class TrainSettings:
         values = {
             k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items() if k in names
         }
+        values["transfer"] = TransferSettings.from_config(section.get("transfer"))
         return cls(**values)

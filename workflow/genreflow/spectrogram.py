@@ -73,3 +73,35 @@ def blog_specgram_image(samples: np.ndarray, width_px: int, height_px: int) -> n
         return np.ascontiguousarray(rgba[..., :3])
     finally:
         plt.close(fig)
+
+
+# musicnn's input (Pons & Serra 2019, github.com/jordipons/musicnn, extractor.py): 96 mel bands
+# of 16 kHz audio, n_fft 512, hop 256, log10(1 + 10000 mel). Stored as 16-bit grey over
+# [0, MUSICNN_MAX]: the largest value seen on the gtzan-dev clips is 6.60 and a full-scale 1 kHz
+# sine gives 6.66, so 8 leaves headroom; larger values (none seen) are clipped to 8.
+MUSICNN = {"sample_rate": 16000, "n_fft": 512, "hop_length": 256, "n_mels": 96}
+MUSICNN_MAX = 8.0
+
+
+def musicnn_representation(samples: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    """(96, frames) float32, row 0 the lowest band: musicnn's own input
+    (:func:`genreflow.musicnn.input_representation`, the representation the network was trained
+    on and the port is checked with) of audio already resampled to 16 kHz, stored like every
+    spectrogram with frequency as rows. musicnn feeds its network the transpose, (frames, 96)."""
+    from .musicnn import input_representation
+
+    if sample_rate != MUSICNN["sample_rate"]:
+        raise ValueError(f"musicnn's input is made at 16000 Hz, not {sample_rate}")
+    return np.ascontiguousarray(input_representation(samples, sample_rate).T)
+
+
+def quantise16(values: np.ndarray, high: float = MUSICNN_MAX) -> np.ndarray:
+    """Values in [0, high] as uint16 (clipped), low bands at the bottom as for every PNG."""
+    scaled = np.clip(values, 0.0, high) * (65535.0 / high)
+    return np.flipud(np.rint(scaled)).astype(np.uint16)
+
+
+def dequantise16(image: np.ndarray, high: float = MUSICNN_MAX) -> np.ndarray:
+    """The inverse of :func:`quantise16`: float32, row 0 the lowest band again; the error is at
+    most half a step, high / 131070 (6.1e-5 for musicnn)."""
+    return np.flipud(image.astype(np.float32) * np.float32(high / 65535.0)).copy()

@@ -33,7 +33,7 @@ class Entry:
     genre: str
     spectrogram: str
     sha256: str = ""  # of the PNG, so that readers can tell a damaged file from the one made
-    audio_sha256: str = ""  # of the decoded samples, where featurisation recorded it
+    audio_sha256: str = ""  # of the decoded samples, as featurisation recorded it
 
 
 class SplitError(ValueError):

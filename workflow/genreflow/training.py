@@ -398,9 +398,31 @@ def fit(
     xla: bool = False,
     verbose: int = 2,
     extra_callbacks: list | None = None,
+    backbone: keras.Model | None = None,
+    embeddings: dict | None = None,
 ) -> keras.Model:
     """Train one model and write it with its history; an interrupted run resumes from
-    ``backup_dir`` at the last finished epoch. Returns the trained classifier (what is saved)."""
+    ``backup_dir`` at the last finished epoch. Returns the trained classifier (what is saved).
+    The musicnn recipe needs the pretrained ``backbone`` and the stored ``embeddings``
+    (genreflow.transfer)."""
+    if settings.recipe == "musicnn":
+        from . import transfer
+
+        return transfer.fit(
+            rows,
+            genres,
+            settings,
+            spec,
+            seed,
+            backbone,
+            embeddings,
+            backup_dir,
+            model_path,
+            history_path,
+            xla=xla,
+            verbose=verbose,
+            extra_callbacks=extra_callbacks,
+        )
     prepare_backup(backup_dir, run_fingerprint(rows, settings, spec, seed))
     log_finished_epochs(backup_dir / "history.csv")
     if settings.recipe == "blog":

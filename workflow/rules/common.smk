@@ -1,39 +1,36 @@
-# Start-up: the tracks, their featurisation blocks and what is left out, checked once; and the
-# input functions and file lists the rules share.
+# Start-up: the tracks (found by name) and their featurisation blocks, light checks, and the
+# input functions and file lists the rules share. Nothing here reads results/ or writes a file:
+# what a file holds is decided by the featurisation job that reads it (see spectrograms.smk).
 import json
 import os
 import time
 from pathlib import Path
 
-from genreflow.blocks import (
-    LEFT_OUT_ENV,
-    REBUILD_ENV,
-    JobReason,
-    rebuild_requests,
-    is_declarable,
-    left_out_of,
-    stamps_digest,
-    unusable_pngs,
-)
+from genreflow.blocks import is_declarable, set_index_path, stamps_digest, stamps_path
 from genreflow.download import archive_name, expected_tracks
 from genreflow.params import SpectrogramParams
 from genreflow.config import ConfigError, check_settings, typed_as_schema
+from genreflow.startup import check_folds, check_sheet, listed_counts, offset_warnings
 from genreflow.experiments import variant_config
 from genreflow.demo import GTZAN_GENRES
 from genreflow.plan import (
+    SPECTROGRAM_ROOT,
     Collection,
-    gtzan_split_warning,
-    is_demo,
-    published_gtzan_ids,
-    rerooted,
     as_item,
-    check_plan,
+    check_split,
+    check_tracks,
     find_tracks,
     genre_folders,
+    gtzan_split_warning,
+    is_demo,
     make_plan,
+    published_gtzan_ids,
+    rejection_summary,
     sheet_collection,
+    sniffed,
 )
 from genreflow.tables import read_table
+from genreflow.tracks import Rejection
 from genreflow.artists import ArtistTableError, artist_sources
 from genreflow.split import Entry, start_up_report
 from snakemake.utils import Paramspace, validate
@@ -50,36 +47,6 @@ SPLITS_USED = [
     or config["split"]["method"] == "fault_filtered"
 ]
 SEEDS = config["train"]["seeds"]
-SPECTROGRAM = SpectrogramParams.from_config(config["spectrogram"])
-SPECTROGRAM_SETTINGS = "results/spectrograms/settings.json"
-
-
-def decided_at_submission(collection):
-    """In a cluster job: the left-out files the submitting process decided on, so that the
-    job's start-up opens no audio file (see genreflow.blocks.LEFT_OUT_ENV)."""
-    if workflow.is_main_process or LEFT_OUT_ENV not in os.environ:
-        return None
-    return json.loads(os.environ[LEFT_OUT_ENV]).get(collection, {})
-
-
-def publish_decisions(collection, blocks):
-    """Main process: hand the start-up decisions to cluster jobs, and return the PNGs the target
-    must ask for so that Snakemake makes them again in this run: missing ones, and damaged ones
-    (no longer the size their job recorded), which are removed first."""
-    if not workflow.is_main_process:
-        return []
-    decided = json.loads(os.environ.get(LEFT_OUT_ENV, "{}"))
-    decided[collection] = left_out_of(blocks)
-    os.environ[LEFT_OUT_ENV] = json.dumps(decided)
-    damaged, missing = unusable_pngs(blocks)
-    for png, why in damaged:
-        logger.warning(
-            f"genreflow: {png} is damaged ({why}); removed, it is made again"
-        )
-        os.remove(png)
-    return sorted(missing + [png for png, _ in damaged])
-
-
 DOWNLOAD = config["download"]
 
 
@@ -95,6 +62,7 @@ def find_collection():
                 f"tracks: cannot read the sheet '{config['tracks']}' ({err})"
             )
         validate(sheet, "../../config/tracks.schema.yaml")
+        check_sheet(sheet, config["tracks"])
         config["genres"] = config["genres"] or sorted(sheet["genre"].unique())
         return sheet_collection(sheet, config["tracks"], config["genres"]), False
     if not config["genres"]:
@@ -112,55 +80,78 @@ def find_collection():
     return Collection([as_item(t) for t in tracks]), True
 
 
+def start_up_checks(plan):
+    """Main process only: name the files that are certainly not audio, refuse a dataset that
+    cannot work even before featurisation (the split job checks again what the jobs decided),
+    and say which kind of split the run makes (by artist, partly or wholly by track).
+    """
+    rejected = plan.left_out + sniffed(plan.tracks)
+    if rejected:
+        logger.warning(rejection_summary(rejected))
+    bad = {r.track_id for r in rejected}
+    usable = [t for t in plan.tracks if t.key not in bad]
+    check_tracks(usable, rejected, SPLIT_CHECKS, workflow.basedir)
+    # artists (issue 20): the split planned on the names, grouped as the split job will group
+    credits = ARTISTS.credits((t.key, t.name) for t in usable)
+    split_plan = check_split(
+        usable,
+        config["genres"],
+        config["split"],
+        workflow.basedir,
+        SPLIT_CHECKS["fixed_split"],
+        credits,
+    )
+    # the kind of split, and genres with too few artists for the parts or the folds
+    for note in start_up_report(
+        split_plan,
+        [Entry(t.key, t.label, t.png) for t in usable],
+        config["split"],
+        credits,
+        EXPERIMENT_FOLDS,
+    ):
+        logger.warning(note)
+    if (
+        not is_demo(config["audio_dir"])
+        and not config["tracks"]
+        and split_plan.kind == "random by track"  # an artist split says so itself
+    ):
+        lists = [
+            f"{workflow.basedir}/config/splits/{p}_stratified.txt"
+            for p in ("train", "valid", "test")
+        ]
+        warning = gtzan_split_warning(plan, config, published_gtzan_ids(lists))
+        if warning:
+            logger.warning(warning)
+
+
 try:
     check_settings(config)
     COLLECTION, DOWNLOAD_PENDING = find_collection()
     if len(config["genres"]) < 2:
         raise ConfigError(f"genres: at least two are needed, not {config['genres']}")
-    PLAN = make_plan(COLLECTION, config, decided_at_submission("spectrograms"))
-    # --- artists (issue 20): who made each track; the split and the folds keep artists together
+    PLAN = make_plan(COLLECTION, config)
+    # artists (issue 20): the artist tables (config data, inputs of the split and folds jobs)
+    # and a sheet's artist column; the split and the folds keep one artist's tracks together
     ARTISTS = artist_sources(
         config["split"],
         config["tracks"],
         workflow.basedir,
         synthetic=is_demo(config["audio_dir"]) and not config["tracks"],
     )
-    CREDITS = ARTISTS.credits((t.key, t.name) for t in PLAN.tracks)
-    SPLIT_PLAN = check_plan(PLAN, config, workflow.basedir, CREDITS)
+    EXPERIMENT_FOLDS = (
+        config["experiments"]["cv"]["folds"]
+        if config["experiments"]["variants"]
+        else None
+    )
+    # what the split job needs to make the start-up checks again on the jobs' decisions
+    SPLIT_CHECKS = {
+        **{k: config[k] for k in ("strict", "tracks", "audio_dir", "genres", "split")},
+        "fixed_split": COLLECTION.fixed_split,  # a sample sheet's split column
+    }
+    if workflow.is_main_process:
+        start_up_checks(PLAN)
 except (ConfigError, ArtistTableError) as err:
     raise WorkflowError(f"Invalid configuration: {err}")
-TO_REMAKE = publish_decisions("spectrograms", PLAN.blocks)
-# --- artists (issue 20): the kind of split, and genres with too few artists, said at start-up
-if workflow.is_main_process:
-    for note in start_up_report(
-        SPLIT_PLAN,
-        [Entry(t.key, t.label, t.png) for t in PLAN.tracks],
-        config["split"],
-        CREDITS,
-        (
-            config["experiments"]["cv"]["folds"]
-            if config["experiments"]["variants"]
-            else None
-        ),
-    ):
-        logger.warning(note)
-# --- end of the artists' start-up
-if (
-    workflow.is_main_process
-    and not is_demo(config["audio_dir"])
-    and not config["tracks"]
-    and SPLIT_PLAN.kind == "random by track"  # issue 20: an artist split says so itself
-):
-    GTZAN_WARNING = gtzan_split_warning(
-        PLAN,
-        config,
-        published_gtzan_ids(
-            f"{workflow.basedir}/config/splits/{part}_stratified.txt"
-            for part in ("train", "valid", "test")
-        ),
-    )
-    if GTZAN_WARNING:
-        logger.warning(GTZAN_WARNING)
 
 
 # --- classifying new audio (the predict target) ---
@@ -170,16 +161,10 @@ PREDICT_CSV = f"results/predict/{PREDICT_NAME}.csv"
 PREDICT_MODEL = "results/model/model.keras"
 PREDICT_LOGS = f"results/logs/predict/{PREDICT_NAME}"
 PREDICT = (
-    make_predict_plan(
-        PREDICT_DIR,
-        PREDICT_NAME,
-        config["featurize"]["hash_blocks"],
-        decided_at_submission("predict"),
-    )
+    make_predict_plan(PREDICT_DIR, PREDICT_NAME, config["featurize"]["hash_blocks"])
     if PREDICT_DIR and os.path.isdir(PREDICT_DIR)
     else None
 )
-PREDICT_TO_REMAKE = publish_decisions("predict", PREDICT.blocks) if PREDICT else []
 
 
 # --- experiments: variants compared by cross-validation (experiments.smk) ---
@@ -187,12 +172,12 @@ def variant_configs(variants):
     """name -> the variant's whole configuration, checked like the run's own."""
     configs = {}
     for name, spec in variants.items():
-        # --config values inside braces arrive as strings, the variants' too
-        merged = typed_as_schema(
-            variant_config(config, spec, workflow.basedir),
-            f"{workflow.basedir}/config/schema.yaml",
-        )
         try:
+            # --config values inside braces arrive as strings, the variants' too
+            merged = typed_as_schema(
+                variant_config(config, spec, workflow.basedir),
+                f"{workflow.basedir}/config/schema.yaml",
+            )
             validate(merged, "../../config/schema.yaml")
             check_settings(merged)
         except (WorkflowError, ConfigError) as err:
@@ -208,8 +193,20 @@ def variant_configs(variants):
 EXPERIMENT_SETTINGS = config["experiments"]
 try:
     VARIANTS = variant_configs(EXPERIMENT_SETTINGS["variants"])
+    if VARIANTS:
+        check_folds(
+            listed_counts(COLLECTION.items, config["known_bad_tracks"]),
+            config["genres"],
+            EXPERIMENT_SETTINGS["cv"]["folds"],
+            whose="listed (less known_bad_tracks)",
+        )
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}")
+if workflow.is_main_process:  # a header read of a few clips: no cluster job repeats it
+    for warning in offset_warnings(
+        config, VARIANTS, [i.audio for i in COLLECTION.items]
+    ):
+        logger.warning(warning)
 EXPERIMENTS = (
     Paramspace(
         pd.DataFrame(
@@ -227,47 +224,33 @@ EXPERIMENTS = (
 )
 
 # Spectrogram sets: the run's, and one more for each other setting a variant asks for (variants
-# with the same settings share the PNGs). settings rule -> (settings file, settings, blocks)
+# with the same settings share the PNGs). Rule prefix -> (root, settings, blocks); the blocks of
+# every set share the run's audio stamps tables.
 SPECTROGRAM_SETS = {
-    "spectrograms": (SPECTROGRAM_SETTINGS, config["spectrogram"], PLAN.blocks)
+    "spectrograms": (SPECTROGRAM_ROOT, config["spectrogram"], PLAN.blocks)
 }
-VARIANT_INDEXES = {}  # variant -> its spectrograms' index tables
+VARIANT_INDEX = {}  # variant -> the index of its spectrograms
 for name, variant in VARIANTS.items():
-    signature = SpectrogramParams.from_config(variant["spectrogram"]).signature()
-    if signature == SPECTROGRAM.signature():
-        VARIANT_INDEXES[name] = PLAN.indexes
-        continue
-    rule_name, root = (
-        f"spectrograms_{signature[:8]}",
-        f"results/experiments/spectrograms/{signature[:8]}",
-    )
-    if rule_name not in SPECTROGRAM_SETS:
-        blocks = rerooted(PLAN, root, decided_at_submission(rule_name))
-        SPECTROGRAM_SETS[rule_name] = (
-            f"{root}/settings.json",
-            variant["spectrogram"],
-            blocks,
-        )
-        TO_REMAKE += publish_decisions(rule_name, blocks)
-    VARIANT_INDEXES[name] = [b.index for b in SPECTROGRAM_SETS[rule_name][2].values()]
+    params = SpectrogramParams.from_config(variant["spectrogram"])
+    same = [
+        prefix
+        for prefix, (_, settings, _) in SPECTROGRAM_SETS.items()
+        if SpectrogramParams.from_config(settings) == params
+    ]
+    prefix = same[0] if same else f"spectrograms_for_{name}"
+    if not same:
+        root = f"results/experiments/spectrograms/{name}"
+        blocks = {b: block.moved(root) for b, block in PLAN.blocks.items()}
+        SPECTROGRAM_SETS[prefix] = (root, variant["spectrogram"], blocks)
+    VARIANT_INDEX[name] = set_index_path(SPECTROGRAM_SETS[prefix][0])
 
-# every featurisation job of this run: rule name -> (block, its settings file, its settings)
-FEATURIZE_BLOCKS = {
-    f"{rule_name}_{name}": (block, settings_file, spectrogram)
-    for rule_name, (settings_file, spectrogram, blocks) in SPECTROGRAM_SETS.items()
-    for name, block in blocks.items()
-}
-if PREDICT:
-    FEATURIZE_BLOCKS.update(
-        {
-            f"predict_spectrograms_{name}": (
-                b,
-                SPECTROGRAM_SETTINGS,
-                config["spectrogram"],
-            )
-            for name, b in PREDICT.blocks.items()
-        }
-    )
+
+def spectrogram_set_of(spectrogram):
+    """(rule prefix, blocks) of the spectrogram set made with these settings."""
+    params = SpectrogramParams.from_config(spectrogram)
+    for prefix, (_, settings, blocks) in SPECTROGRAM_SETS.items():
+        if SpectrogramParams.from_config(settings) == params:
+            return prefix, blocks
 
 
 def predict_target(wildcards):
@@ -279,18 +262,13 @@ def predict_target(wildcards):
         )
     if PREDICT is None:
         raise WorkflowError(f"predict.audio_dir: '{PREDICT_DIR}' is not a folder")
-    return [PREDICT_CSV, *PREDICT_TO_REMAKE]
+    return [PREDICT_CSV]
 
 
 def block_members(block):
-    """A block job's members for its script (derived: not stored as a rerun trigger)."""
+    """A block's members for its audio job (derived from the output, so Snakemake does not
+    store them as a params trigger: the stamps digest is that trigger)."""
     return lambda wildcards, output: [m.__dict__ for m in block.members]
-
-
-def block_left_out(block):
-    return lambda wildcards, output: [
-        [item.__dict__, reason] for item, reason in block.left_out
-    ]
 
 
 def block_stamps(block):
@@ -310,8 +288,6 @@ def final_outputs():
         "results/split/summary.tsv",
         *expand("results/predictions/{split}.csv", split=SPLITS_USED),
         *(["results/experiments/comparison.tsv"] if EXPERIMENTS else []),
-        # asked for by name: Snakemake remakes a missing output only when it is requested
-        *TO_REMAKE,
     ]
 
 
@@ -323,38 +299,8 @@ def download_target(wildcards):
     return [t.audio for t in COLLECTION.items] if DOWNLOAD_PENDING else []
 
 
-# --- run hooks (hooks.smk) ---
+# --- the end of a run (onsuccess in the Snakefile) ---
 RUN_STARTED = time.time()
-# jobs that keep what is current and redo only the rest (update() outputs)
-INCREMENTAL_RULES = set(FEATURIZE_BLOCKS) | {
-    f"predict_classify_{name}" for name in (PREDICT.blocks if PREDICT else [])
-}
-
-
-def forced_by_user():
-    """The names of rules and the paths of files the command line forces (-R, --forcerun, --force)."""
-    settings, dag = workflow.dag_settings, workflow.dag
-    names = {rule.name for rule in workflow.rules}
-    requested = {str(target) for target in settings.forcerun}
-    if settings.forcetargets:
-        requested |= {str(f) for f in dag.targetfiles}
-        requested |= {getattr(r, "name", str(r)) for r in dag.targetrules}
-    files = {os.path.normpath(f) for f in requested - names}
-    return requested & names, files
-
-
-def planned_incremental_jobs():
-    dag = workflow.dag
-    for job in dag.needrun_jobs():
-        if job.rule.name in INCREMENTAL_RULES:
-            reason = dag.reason(job)
-            yield JobReason(
-                job.rule.name,
-                tuple(map(str, job.output)),
-                reason.code_changed,
-                reason.software_stack_changed,
-                frozenset(map(str, reason.updated_input | reason.updated_input_run)),
-            )
 
 
 def end_of_run_lines(started: float) -> list[str]:
@@ -369,6 +315,11 @@ def end_of_run_lines(started: float) -> list[str]:
         pass  # nothing trained yet (e.g. only the download ran)
     except (ValueError, KeyError, TypeError) as err:
         lines.append(f"genreflow: results/metrics/metrics.json is unreadable ({err!r})")
+    rejected = Path("results/qc/rejected.tsv")
+    if rejected.exists() and rejected.stat().st_mtime >= started:
+        rows = read_table(rejected).to_dict("records")
+        if rows:  # the featurisation jobs' decisions, which start-up cannot know
+            lines.append(rejection_summary([Rejection(**r) for r in rows]))
     csv = Path(f"results/predict/{config['predict']['name']}.csv")
     if csv.exists() and csv.stat().st_mtime >= started:
         lines.append(

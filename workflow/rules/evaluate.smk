@@ -5,6 +5,8 @@ rule evaluate:
     input:
         manifest="results/split/manifest.csv",
         model="results/model/seed_{seed}/model.keras",
+        # the musicnn recipe's stored features (embeddings.smk); empty for the other recipes
+        embeddings=embeddings_input(config, PLAN.blocks),
     output:
         metrics="results/metrics/seed_{seed}/metrics.json",
         predictions=expand(

@@ -8,7 +8,7 @@ if EXPERIMENTS:
 
     rule folds:
         input:
-            indexes=PLAN.indexes,
+            index=set_index_path(SPECTROGRAM_ROOT),
             artists=ARTISTS.tables,
         output:
             "results/experiments/folds.tsv",
@@ -26,7 +26,10 @@ if EXPERIMENTS:
     rule experiment:
         input:
             folds="results/experiments/folds.tsv",
-            indexes=lambda wc: VARIANT_INDEXES[wc.variant],
+            index=lambda wc: VARIANT_INDEX[wc.variant],
+            # the musicnn recipe's (embeddings.smk); empty for the other recipes
+            weights=lambda wc: weights_input(VARIANTS[wc.variant]),
+            embeddings=lambda wc: VARIANT_EMBEDDINGS.get(wc.variant, []),
         output:
             metrics=f"results/experiments/{EXPERIMENTS.wildcard_pattern}/metrics.json",
             predictions=f"results/experiments/{EXPERIMENTS.wildcard_pattern}/test.csv",
@@ -45,6 +48,7 @@ if EXPERIMENTS:
             genres=config["genres"],
             train=lambda wc: VARIANTS[wc.variant]["train"],
             spectrogram=lambda wc: VARIANTS[wc.variant]["spectrogram"],
+            architecture=lambda wc: pretrained_of(VARIANTS[wc.variant])[0],
             folds=EXPERIMENT_SETTINGS["cv"]["folds"],
             backup_dir=f"results/experiments/.backup/{EXPERIMENTS.wildcard_pattern}",
         script:

@@ -1,16 +1,10 @@
 # Quality-control tables: every audio file skipped (and why), what was adapted per track, and
-# exact duplicates (the same decoded audio under two names).
-from genreflow.plan import rejection_summary
-from snakemake.logging import logger
-
-# Named at start-up too (dry runs included), so a skipped file is never a surprise.
-if PLAN.rejected and workflow.is_main_process:
-    logger.warning(rejection_summary(PLAN.rejected))
+# exact duplicates (the same decoded audio under two names, from the index's audio_sha256).
 
 
 rule qc:
     input:
-        PLAN.indexes,
+        set_index_path(SPECTROGRAM_ROOT),
     output:
         rejected=report(
             "results/qc/rejected.tsv",
@@ -29,8 +23,14 @@ rule qc:
     conda:
         "../../envs/featurize.yaml"
     params:
-        # decided at start-up; the indexes add what featurisation jobs could not read
-        rejected=[r.__dict__ for r in PLAN.rejected],
-        ignored=[r.__dict__ for r in PLAN.ignored],
+        # by name at start-up; the index adds what the featurisation jobs rejected
+        left_out=[r.__dict__ for r in PLAN.left_out],
+        # for the report's caption: the table once written (derived, so never a rerun trigger)
+        rejected=lambda wildcards, output: (
+            read_table(output.rejected).to_dict("records")
+            if os.path.exists(output.rejected)
+            else []
+        ),
+        ignored=[r.__dict__ for r in COLLECTION.ignored],
     script:
         "../scripts/qc.py"

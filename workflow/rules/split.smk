@@ -1,12 +1,13 @@
 # Train/val/test, one artist's tracks on one side (split.group_by): manifest.csv plus the
-# <split>/<genre>/ link tree Keras reads. The featurisation blocks' index tables say which tracks
-# have a spectrogram (and, where recorded, the sha256 of their decoded audio); the artist tables
-# are inputs, so a corrected table splits again.
+# <split>/<genre>/ link tree Keras reads. The spectrograms' index says which tracks have one (and
+# the sha256 of their decoded audio: exact duplicates stay together); the split refuses, with the
+# start-up's messages, what the featurisation jobs' decisions leave unusable (empty, too few
+# tracks, strict). The artist tables are inputs, so a corrected table splits again.
 
 
 rule split:
     input:
-        indexes=PLAN.indexes,
+        index=set_index_path(SPECTROGRAM_ROOT),
         artists=ARTISTS.tables,
     output:
         manifest="results/split/manifest.csv",
@@ -24,9 +25,8 @@ rule split:
     conda:
         "../../envs/featurize.yaml"
     params:
-        genres=config["genres"],
-        split=config["split"],
-        fixed=PLAN.fixed_split,  # a sample sheet's split column
+        checks=SPLIT_CHECKS,
+        rejected=[r.__dict__ for r in PLAN.left_out],  # by name, at start-up
         sheet_artists=ARTISTS.sheet,  # a sample sheet's artist column
     script:
         "../scripts/split.py"

@@ -18,12 +18,14 @@ configure(
     settings.backend,
 )
 
-import keras
-
+from genreflow.embeddings import read_embeddings
 from genreflow.evaluation import evaluate_split, write_predictions, write_seed_metrics
 from genreflow.tables import read_manifest
+from genreflow.transfer import load_classifier
 
-model = keras.models.load_model(snakemake.input.model)
+model = load_classifier(snakemake.input.model)
+# the musicnn recipe's stored features (its input is empty for the other recipes)
+embeddings = read_embeddings(snakemake.input.embeddings) if settings.recipe == "musicnn" else None
 rows = read_manifest(snakemake.input.manifest)
 spec = SpectrogramParams.from_config(snakemake.params.spectrogram)
 genres = snakemake.params.genres
@@ -33,7 +35,9 @@ for split, out_csv in zip(snakemake.params.splits, snakemake.output.predictions)
     if not split_rows:
         write_predictions(out_csv, [], [], genres)
         continue
-    results[split], probabilities = evaluate_split(model, split_rows, genres, settings, spec)
+    results[split], probabilities = evaluate_split(
+        model, split_rows, genres, settings, spec, embeddings
+    )
     write_predictions(out_csv, split_rows, probabilities, genres)
     print(
         f"{split}: track accuracy {results[split]['track_accuracy']:.3f}, window accuracy {results[split]['window_accuracy']:.3f}"

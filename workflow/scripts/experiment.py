@@ -23,17 +23,26 @@ runtime = configure(
 )
 
 from genreflow.atomic import atomic_path
-from genreflow.blocks import read_index
+from genreflow.blocks import read_records
+from genreflow.embeddings import read_embeddings
 from genreflow.evaluation import evaluate_split, write_predictions
 from genreflow.experiments import fold_manifest
+from genreflow.pngio import check_pngs
 from genreflow.split import build_tree
 from genreflow.tables import read_table
 from genreflow.training import fit
+from genreflow.transfer import load_backbone
 
 genres, spec = snakemake.params.genres, SpectrogramParams.from_config(snakemake.params.spectrogram)
 folds = {r["track"]: int(r["fold"]) for r in read_table(snakemake.input.folds).to_dict("records")}
-records = [r for index in snakemake.input.indexes for r in read_index(index).values()]
-rows = fold_manifest(folds, records, fold, snakemake.params.folds)
+rows = fold_manifest(folds, read_records(snakemake.input.index), fold, snakemake.params.folds)
+check_pngs([r["spectrogram"] for r in rows], [r["sha256"] for r in rows])  # before training
+# the musicnn recipe: the pretrained network and its stored features (its inputs only)
+musicnn = settings.recipe == "musicnn"
+backbone = (
+    load_backbone(snakemake.input.weights[0], snakemake.params.architecture) if musicnn else None
+)
+embeddings = read_embeddings(snakemake.input.embeddings) if musicnn else None
 print(
     f"fold {fold}: "
     + ", ".join(f"{s} {sum(r['split'] == s for r in rows)}" for s in ("train", "val", "test"))
@@ -53,12 +62,16 @@ with tempfile.TemporaryDirectory(prefix="genreflow-experiment-") as tmp:
         Path(snakemake.output.model),
         Path(snakemake.output.history),
         xla=runtime.xla,
+        backbone=backbone,
+        embeddings=embeddings,
     )
     train_s = time.perf_counter() - started
 scores = {}
 for split in ("test", "val"):  # val only for the record: it picked the epoch
     split_rows = [r for r in rows if r["split"] == split]
-    scores[split], probabilities = evaluate_split(model, split_rows, genres, settings, spec)
+    scores[split], probabilities = evaluate_split(
+        model, split_rows, genres, settings, spec, embeddings
+    )
     if split == "test":
         write_predictions(snakemake.output.predictions, split_rows, probabilities, genres)
 result = {

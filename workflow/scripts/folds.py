@@ -1,4 +1,5 @@
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
@@ -6,24 +7,30 @@ import pandas as pd
 
 from genreflow import logs
 from genreflow.artists import read_artist_tables, track_credits
-from genreflow.blocks import OK, read_index
+from genreflow.blocks import OK, read_records
 from genreflow.experiments import assign_folds
 from genreflow.split import Entry, group_tracks, split_kind
+from genreflow.startup import check_folds
 from genreflow.tables import write_table
 
 logs.to_file(snakemake.log[0])
-records = [
-    r for index in snakemake.input.indexes for r in read_index(index).values() if r["status"] == OK
-]
+records = [r for r in read_records(snakemake.input.index) if r["status"] == OK]
 cv = snakemake.params.cv
+# start-up counted the listed tracks; featurisation may have rejected some of them since
+check_folds(
+    Counter(r["label"] for r in records),
+    snakemake.config["genres"],
+    cv["folds"],
+    whose="featurised (the featurisation jobs rejected others: results/qc/rejected.tsv)",
+)
 credits = track_credits(
     ((r["key"], r["name"]) for r in records),
     read_artist_tables(snakemake.input.artists),
     snakemake.params.sheet_artists,
 )
+# audio_sha256 (the decoded samples' digest): exact duplicates are dealt into one fold
 entries = [
-    Entry(r["key"], r["label"], r["png"], r["png_sha256"], r.get("audio_sha256", ""))
-    for r in records
+    Entry(r["key"], r["label"], r["png"], r["png_sha256"], r["audio_sha256"]) for r in records
 ]
 grouping = group_tracks(entries, credits, cv["folds"], snakemake.params.group_by)
 folds = assign_folds(

@@ -7,21 +7,15 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 from genreflow import logs
-from genreflow.blocks import Item, forced_for
-from genreflow.featurize import featurize_block
+from genreflow.featurize import featurize_block, members_of
 from genreflow.params import SpectrogramParams
+from genreflow.tables import read_table
 
 logs.to_file(snakemake.log[0])
-failures = featurize_block(
-    members=[Item(**m) for m in snakemake.params.members],
-    left_out=[(Item(**item), reason) for item, reason in snakemake.params.left_out],
-    params=SpectrogramParams.from_config(snakemake.params.spectrogram),
-    forced=forced_for(snakemake.rule),
-    index_path=snakemake.output.index,
+table = featurize_block(
+    members_of(read_table(snakemake.input.audio), snakemake.output.pngs),
+    SpectrogramParams.from_config(snakemake.params.spectrogram),
+    snakemake.output.table,
 )
-if failures:
-    # the index records them: the next run names them at start-up and goes on without them
-    sys.exit(
-        f"{len(failures)} audio file(s) could not be read (recorded in {snakemake.output.index}; "
-        "run again to continue without them):\n" + "\n".join(f"  {f.reason}" for f in failures)
-    )
+counts = table["status"].value_counts()
+print(f"{counts.get('ok', 0)} featurised, {counts.get('rejected', 0)} rejected")
