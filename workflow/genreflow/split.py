@@ -109,6 +109,7 @@ def split_stratified(
 
 
 MAX_FOLDS = 20
+FAR_APART = 0.05 + 1e-9  # an achieved share this far from the asked one is warned about
 CLOSE_ENOUGH = 0.025  # of a share: whole folds within 2.5 points of every asked ratio
 
 
@@ -573,7 +574,7 @@ def start_up_report(
                 "dealt into the folds",
             )
     asked, achieved = split_config["ratios"], shares(entries, plan.assignment)
-    if ratio_gap(asked, achieved) > 0.05:
+    if ratio_gap(asked, achieved) > FAR_APART:
         why = "whole artists and " if split_config.get("group_by", "artist") == "artist" else ""
         lines.append(
             f"genreflow: the split's parts are far from split.ratios ({why}a random split of few "

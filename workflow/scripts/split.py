@@ -10,6 +10,7 @@ from genreflow.blocks import OK, Item, read_records
 from genreflow.config import ConfigError
 from genreflow.plan import check_tracks, split_error
 from genreflow.split import (
+    FAR_APART,
     Entry,
     SplitError,
     build_tree,
@@ -65,7 +66,7 @@ else:
 if plan.grouping.duplicates:
     print(f"{len(plan.grouping.duplicates)} set(s) of exact duplicates kept together")
 if info["asked"]:
-    gap = "WARNING: " if info["largest_gap"] > 0.05 else ""
+    gap = "WARNING: " if info["largest_gap"] > FAR_APART else ""
     print(f"{gap}parts achieved against asked: {ratio_line(info['asked'], info['achieved'])}")
 else:
     print("parts: " + ", ".join(f"{n} {s:.1%}" for n, s in info["achieved"].items()))
