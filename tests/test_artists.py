@@ -595,3 +595,39 @@ def test_the_gtzan_by_track_warning_comes_only_with_a_split_by_track(tmp_path):
     assert "splits by track at random" in by_track.stdout + by_track.stderr
     by_artist = run_snakemake(tmp_path, *common, timeout=120)
     assert "splits by track at random" not in by_artist.stdout + by_artist.stderr
+
+
+def test_duplicates_come_from_the_index_tables_audio_sha256_column(tmp_path):
+    """The split, folds and qc jobs read the spectrogram set's index; its ``audio_sha256`` column
+    makes equal digests one group, on one side of every split."""
+    import pandas as pd
+
+    from genreflow.blocks import read_records
+    from genreflow.featurize import TABLE_FIELDS
+
+    rows = [
+        {f: "" for f in TABLE_FIELDS}
+        | {"key": k, "label": g, "png": f"{k}.png", "status": "ok", "audio_sha256": d}
+        for k, g, d in [
+            ("rock.00001", "rock", "aa"),
+            ("rock.00002", "rock", "bb"),
+            ("pop.00007", "pop", "aa"),
+            ("pop.00008", "pop", "cc"),
+            ("pop.00009", "pop", "dd"),
+            ("rock.00003", "rock", "ee"),
+        ]
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "00000.tsv", sep="\t", index=False)
+    records = read_records(tmp_path / "00000.tsv")
+    entries = [  # as workflow/scripts/split.py builds them
+        Entry(r["key"], r["label"], r["png"], r["png_sha256"], r.get("audio_sha256", ""))
+        for r in records
+    ]
+    table = duplicate_table(records)
+    assert table["track"].tolist() == ["pop.00007", "rock.00001"]
+    grouping = group_tracks(entries, {}, parts=3)
+    assert grouping.duplicates == [["pop.00007", "rock.00001"]]
+    assert grouping.label["pop.00007"] == grouping.label["rock.00001"]
+    for seed in range(10):
+        assignment = split_by_hash(entries, RATIOS, seed, grouping.label)
+        assert assignment["pop.00007"] == assignment["rock.00001"]
