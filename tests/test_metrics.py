@@ -13,40 +13,46 @@ import pytest
 from genreflow import metrics
 from genreflow.summary import summarize
 
-sk = pytest.importorskip("sklearn.metrics")
 NAMES = ["a", "b", "c", "d", "e"]
 
 
-@pytest.mark.parametrize("case", range(6))
-def test_scores_match_scikit_learn(case):
-    rng = np.random.default_rng(case)
-    y_true = rng.integers(0, 4, 40)  # class "e" (4) never occurs in the truth ...
-    y_pred = np.where(
-        rng.uniform(size=40) < 0.6, y_true, rng.integers(0, 5, 40)
-    )  # ... but may be predicted
-    if case == 0:
-        y_pred[:3] = 4  # make sure it is predicted at least once
-    cm = metrics.confusion_matrix(y_true, y_pred, 5)
-    np.testing.assert_array_equal(cm, sk.confusion_matrix(y_true, y_pred, labels=range(5)))
-    per_class = metrics.per_class_scores(cm, NAMES)
-    p, r, f, s = sk.precision_recall_fscore_support(
-        y_true, y_pred, labels=range(5), zero_division=0
-    )
-    for i, name in enumerate(NAMES):
-        assert per_class[name]["precision"] == pytest.approx(p[i])
-        assert per_class[name]["recall"] == pytest.approx(r[i])
-        assert per_class[name]["f1"] == pytest.approx(f[i])
-        assert per_class[name]["support"] == s[i]
-    assert metrics.macro_f1(cm) == pytest.approx(
-        sk.f1_score(y_true, y_pred, average="macro", zero_division=0)
-    )
+def test_scores_keep_their_format_and_values_worked_out_by_hand():
+    """metrics.json's per-class scores, macro-F1 and confusion matrix (scikit-learn computes them):
+    class "c" is never predicted (precision 0, not NaN), "d" is predicted but never true (it
+    counts in macro-F1 with F1 0), "e" is neither (left out of macro-F1)."""
+    y_true = np.array([0, 0, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 3])
+    assert metrics.confusion_matrix(y_true, y_pred, 5).tolist() == [
+        [1, 1, 0, 0, 0],
+        [0, 2, 0, 0, 0],
+        [0, 0, 0, 1, 0],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+    ]
+    per_class = metrics.per_class_scores(y_true, y_pred, NAMES)
+    assert per_class == {
+        "a": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2},
+        "b": {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": 0.8, "support": 2},
+        "c": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1},
+        "d": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
+        "e": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
+    }
+    assert all(type(v["support"]) is int and type(v["f1"]) is float for v in per_class.values())
+    assert metrics.macro_f1(y_true, y_pred) == pytest.approx((2 / 3 + 0.8 + 0 + 0) / 4)
+    assert metrics.macro_f1(np.array([], int), np.array([], int)) == 0.0
 
 
-def test_macro_f1_ignores_classes_absent_from_truth_and_predictions():
-    y = np.array([0, 0, 1, 1])
-    cm = metrics.confusion_matrix(y, np.array([0, 1, 1, 1]), 5)
-    assert metrics.macro_f1(cm) == pytest.approx(sk.f1_score(y, [0, 1, 1, 1], average="macro"))
-    assert metrics.macro_f1(np.zeros((3, 3), dtype=int)) == 0.0
+def test_wilson_interval_is_the_textbook_formula():
+    """Wilson (1927): (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.96."""
+    z = 1.959963984540054
+    for correct, total in ((7, 9), (0, 5), (5, 5), (38, 50)):
+        p = correct / total
+        centre = p + z * z / (2 * total)
+        spread = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+        low, high = metrics.wilson_interval(correct, total)
+        assert low == pytest.approx((centre - spread) / (1 + z * z / total))
+        assert high == pytest.approx((centre + spread) / (1 + z * z / total))
+    assert metrics.wilson_interval(0, 0) is None
 
 
 def test_track_probability_is_the_mean_of_its_windows_not_a_vote():
@@ -63,6 +69,7 @@ def test_track_probability_is_the_mean_of_its_windows_not_a_vote():
     assert scores["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.8])))
     assert scores["confusion_matrix"] == [[1, 0], [0, 1]]
     assert scores["macro_f1"] == 1.0
+    assert scores["track_accuracy_ci95"] == pytest.approx(metrics.wilson_interval(2, 2))
 
 
 def test_score_of_a_wrong_track():
@@ -152,6 +159,9 @@ def test_summary_reports_mean_and_std_over_seeds_and_an_ensemble(tmp_path):
     ] == [[1, 0], [0, 2]]
     assert report["window_accuracy"] == pytest.approx(0.7)
     assert "seeds 83.3% +- 23.6%" in line
+    low, high = metrics.wilson_interval(3, 3)
+    assert report["track_accuracy_ci95"] == pytest.approx([low, high]) and report["n_tracks"] == 3
+    assert f"track accuracy 100.0% (95% CI {low * 100:.1f}-100.0%, 3 tracks)" in line
     assert (out / "per_class.tsv").read_text().splitlines()[
         0
     ] == "split\tgenre\tprecision\trecall\tf1\tsupport"
@@ -218,3 +228,29 @@ def test_the_headline_is_never_a_validation_score(tmp_path):
         == "genreflow: blog recipe, no held-out test split (split.ratios.test is 0): validation track accuracy 50.0%, which is no test result"
     )
     assert (out / "per_class.tsv").read_text().splitlines()[1].startswith("val\t")
+
+
+def test_the_one_line_summary_names_the_kind_of_split_and_the_interval():
+    from genreflow.summary import one_line_summary
+
+    report = {
+        "recipe": "default",
+        "headline_split": "test",
+        "split_kind": "partly by track: blues, rock",
+        "track_accuracy": 7 / 9,
+        "track_accuracy_ci95": metrics.wilson_interval(7, 9),
+        "n_tracks": 9,
+        "window_accuracy": 0.75,
+        "macro_f1": 0.7,
+        "splits": {"test": {"mean_std": {}}},
+    }
+    assert one_line_summary(report) == (
+        "genreflow: default recipe, test split (partly by track: blues, rock), track accuracy "
+        "77.8% (95% CI 45.3-93.7%, 9 tracks), window accuracy 75.0%, macro-F1 0.700"
+    )
+    blog = {**report, "headline_split": None, "split_kind": "random by track"}
+    blog["splits"] = {"val": {"ensemble": {"track_accuracy": 0.2}}}
+    assert one_line_summary(blog) == (
+        "genreflow: default recipe, no held-out test split (split.ratios.test is 0; random by "
+        "track): validation track accuracy 20.0%, which is no test result"
+    )

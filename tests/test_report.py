@@ -33,6 +33,7 @@ RESULTS = {  # report entry -> a phrase of its caption
     "results/model/training_curves.png": "Loss and accuracy per epoch",
     "results/split/summary.tsv": "Dataset summary: usable tracks per genre in each split",
     "results/qc/rejected.tsv": "Quality control: audio files that were not used",
+    "results/qc/duplicates.tsv": "exact duplicates",
 }
 CHROMIUM_FLAGS = [
     "--headless",
@@ -217,7 +218,8 @@ def test_tables_are_readable_in_the_report(probe, tiny_demo_run):
     assert len(per_class) == 10
     summary = rendered_rows(probe["results/split/summary.tsv"])
     assert summary == tsv_rows(tiny_demo_run / "results/split/summary.tsv")
-    assert summary[-1][0] == "total" and summary[-1][-1] == "80"  # 10 genres x 8 demo tracks
+    assert [row[0] for row in summary[-3:]] == ["total", "share", "asked"]
+    assert summary[-3][4] == "80"  # 10 genres x 8 demo tracks
 
 
 def test_qc_caption_says_nothing_was_rejected_when_nothing_was(probe, tiny_demo_run):

@@ -129,7 +129,8 @@ def test_the_split_column_decides_the_split(sheet_run):
 def test_genres_come_from_the_sheet_and_missing_files_are_reported(sheet_run):
     root, *_ = sheet_run
     summary = read_table(root / "work/results/split/summary.tsv")
-    assert list(summary["genre"]) == sorted(GENRES) + ["total"]
+    # the split column decided the split: the last row is each part's share, no asked ratios
+    assert list(summary["genre"]) == sorted(GENRES) + ["total", "share"]
     rejected = read_table(root / "work/results/qc/rejected.tsv")
     assert list(rejected["reason"]) == ["no such file (sheet row 14)"]
     assert rejected["path"][0].endswith("music/gone.wav")

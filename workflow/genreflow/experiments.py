@@ -1,7 +1,8 @@
-"""Experiments: named variants of the configuration compared by cross-validation by track.
+"""Experiments: named variants of the configuration compared by cross-validation.
 
-Every variant x fold x seed is its own job. The folds are split-folders' ``kfold`` partitions
-(stratified by genre, seeded); for fold k the held-out test fold is k, the validation fold
+Every variant x fold x seed is its own job. The folds are scikit-learn's ``StratifiedGroupKFold``
+partitions (stratified by genre, seeded, one artist's tracks in one fold unless
+``split.group_by`` is ``none``; ``genreflow.split.group_tracks``); for fold k the held-out test fold is k, the validation fold
 (early stopping, best epoch) is k + 1, and the model trains on the rest: the test fold never
 reaches training or model selection.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import yaml
 from .blocks import OK
 from .config import ConfigError
 from .metrics import mean_std
+from .split import stratified_group_folds
 
 SCORES = ("track_accuracy", "window_accuracy", "macro_f1")
 
@@ -58,26 +59,24 @@ def variant_config(
     return deep_merge({k: v for k, v in base.items() if k != "experiments"}, spec or {})
 
 
-def assign_folds(tracks: Iterable[tuple[str, str, str]], k: int, seed: int) -> dict[str, int]:
-    """track key -> fold (0-based) for (key, genre, file name) triples, by split-folders' own
-    ``kfold``: per genre, the sorted names shuffled with ``seed`` and dealt into k parts."""
-    import splitfolders
-
-    names = {}
-    with tempfile.TemporaryDirectory(prefix="genreflow-folds-") as tmp:
-        staging, result = Path(tmp) / "tracks", Path(tmp) / "folds"
-        for key, genre, name in tracks:
-            (staging / genre).mkdir(parents=True, exist_ok=True)
-            (staging / genre / name).touch()  # split-folders only looks at the names
-            names[(genre, name)] = key
-        if not names:
-            return {}
-        splitfolders.kfold(str(staging), output=str(result), seed=seed, k=k, move="symlink")
-        # fold_<i>/val holds partition i
-        return {
-            names[(f.parent.name, f.name)]: int(f.parents[2].name.removeprefix("fold_")) - 1
-            for f in result.glob("fold_*/val/*/*")
-        }
+def assign_folds(
+    tracks: Iterable[tuple[str, str, str]],
+    k: int,
+    seed: int,
+    groups: Mapping[str, str] | None = None,
+) -> dict[str, int]:
+    """track key -> fold (0-based) for (key, genre, file name) triples: scikit-learn's
+    ``StratifiedGroupKFold``, stratified by genre and shuffled with ``seed``; the tracks of one
+    group (``groups``: key -> group, e.g. an artist; a track without one is its own) share a
+    fold."""
+    ordered = sorted(tracks)  # the same folds whatever the input order
+    if not ordered:
+        return {}
+    groups = groups or {}
+    folds = stratified_group_folds(
+        [genre for _, genre, _ in ordered], [groups.get(key, key) for key, _, _ in ordered], k, seed
+    )
+    return {key: fold for (key, _, _), fold in zip(ordered, folds)}
 
 
 def fold_roles(fold: int, k: int) -> dict[int, str]:

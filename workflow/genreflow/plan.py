@@ -259,14 +259,15 @@ def check_split(
     split_config: dict,
     workflow_root: str = ".",
     fixed: dict | None = None,
-) -> None:
+    credits: dict | None = None,
+):
     """Run the split on the track ids now (it is cheap), so that a genre left without training
-    tracks fails at start-up instead of after featurisation."""
-    from .split import Entry, SplitError, assign
+    tracks fails at start-up instead of after featurisation; returns it."""
+    from .split import Entry, SplitError, plan_split
 
     entries = [Entry(t.key, t.label, t.png) for t in tracks]
     try:
-        assign(entries, split_config, genres, workflow_root, fixed)
+        return plan_split(entries, split_config, genres, workflow_root, fixed, credits)
     except (SplitError, OSError) as err:
         raise split_error(err, split_config, len(tracks), bool(fixed)) from err
 

@@ -33,8 +33,10 @@ def ensemble_split(
 
 
 def summarize(
-    seed_metrics, seed_predictions, seeds, splits, genres, recipe, primary, outputs
+    seed_metrics, seed_predictions, seeds, splits, genres, recipe, primary, outputs, split_info=None
 ) -> str:
+    """metrics.json, the confusion matrix, per_class.tsv and the first seed's model files;
+    ``split_info`` (``genreflow.split.describe``: the kind of split) goes into metrics.json."""
     per_seed = {
         seed: json.loads(Path(p).read_text())["splits"] for seed, p in zip(seeds, seed_metrics)
     }
@@ -72,10 +74,14 @@ def summarize(
         headline_split=headline,
         accuracy=ensemble.get("track_accuracy"),
         track_accuracy=ensemble.get("track_accuracy"),
+        track_accuracy_ci95=ensemble.get("track_accuracy_ci95"),
+        n_tracks=ensemble.get("n_tracks"),
+        split_kind=(split_info or {}).get("kind"),
         window_accuracy=over_seeds.get("window_accuracy", {}).get("mean"),
         loss=over_seeds.get("loss", {}).get("mean"),
         macro_f1=ensemble.get("macro_f1"),
         per_class=ensemble.get("per_class", {}),
+        split=split_info,
     )
     with atomic_path(outputs["metrics"]) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
@@ -86,8 +92,9 @@ def summarize(
     cm = np.array(
         shown_scores.get("confusion_matrix", np.zeros((len(genres), len(genres)), dtype=int))
     )
+    kind = f" ({report['split_kind']})" if report["split_kind"] else ""
     plot_confusion(
-        cm, genres, outputs["confusion"], f"{recipe} recipe, {label}, {len(seeds)} seed(s)"
+        cm, genres, outputs["confusion"], f"{recipe} recipe, {label}{kind}, {len(seeds)} seed(s)"
     )
     write_report_table(
         outputs["per_class"],
@@ -110,8 +117,20 @@ def summarize(
     return one_line_summary(report)
 
 
+def accuracy_with_interval(accuracy: float, interval: list[float] | None, n: int | None) -> str:
+    """ "track accuracy 77.8% (95% CI 45.3-93.7%, 9 tracks)"."""
+    if not interval:
+        return f"track accuracy {accuracy:.1%}"
+    tracks = f", {n} tracks" if n else ""
+    return (
+        f"track accuracy {accuracy:.1%} "
+        f"(95% CI {interval[0] * 100:.1f}-{interval[1] * 100:.1f}%{tracks})"
+    )
+
+
 def one_line_summary(report: dict) -> str:
     split = report["headline_split"]
+    kind = f" ({report['split_kind']})" if report.get("split_kind") else ""
     if split is None:
         val = report["splits"].get("val", {}).get("ensemble", {})
         shown = (
@@ -119,11 +138,18 @@ def one_line_summary(report: dict) -> str:
             if val.get("track_accuracy") is not None
             else ""
         )
-        return f"genreflow: {report['recipe']} recipe, no held-out test split (split.ratios.test is 0){shown}"
+        why = (
+            f"split.ratios.test is 0; {report['split_kind']}" if kind else "split.ratios.test is 0"
+        )
+        return f"genreflow: {report['recipe']} recipe, no held-out test split ({why}){shown}"
     stats = report["splits"].get(split, {}).get("mean_std", {})
-    parts = [f"{report['recipe']} recipe, {split} split"]
+    parts = [f"{report['recipe']} recipe, {split} split{kind}"]
     if report.get("track_accuracy") is not None:
-        parts.append(f"track accuracy {report['track_accuracy']:.1%}")
+        parts.append(
+            accuracy_with_interval(
+                report["track_accuracy"], report.get("track_accuracy_ci95"), report.get("n_tracks")
+            )
+        )
     if report.get("window_accuracy") is not None:
         parts.append(f"window accuracy {report['window_accuracy']:.1%}")
     if report.get("macro_f1") is not None:

@@ -31,6 +31,8 @@ from genreflow.plan import (
 )
 from genreflow.tables import read_table
 from genreflow.tracks import Rejection
+from genreflow.artists import ArtistTableError, artist_sources
+from genreflow.split import Entry, start_up_report
 from snakemake.utils import Paramspace, validate
 import pandas as pd
 from genreflow.predict import make_predict_plan, read_predictions_csv
@@ -79,8 +81,9 @@ def find_collection():
 
 
 def start_up_checks(plan):
-    """Main process only: name the files that are certainly not audio, and refuse a dataset that
-    cannot work even before featurisation (the split job checks again what the jobs decided).
+    """Main process only: name the files that are certainly not audio, refuse a dataset that
+    cannot work even before featurisation (the split job checks again what the jobs decided),
+    and say which kind of split the run makes (by artist, partly or wholly by track).
     """
     rejected = plan.left_out + sniffed(plan.tracks)
     if rejected:
@@ -88,14 +91,30 @@ def start_up_checks(plan):
     bad = {r.track_id for r in rejected}
     usable = [t for t in plan.tracks if t.key not in bad]
     check_tracks(usable, rejected, SPLIT_CHECKS, workflow.basedir)
-    check_split(
+    # artists (issue 20): the split planned on the names, grouped as the split job will group
+    credits = ARTISTS.credits((t.key, t.name) for t in usable)
+    split_plan = check_split(
         usable,
         config["genres"],
         config["split"],
         workflow.basedir,
         SPLIT_CHECKS["fixed_split"],
+        credits,
     )
-    if not is_demo(config["audio_dir"]) and not config["tracks"]:
+    # the kind of split, and genres with too few artists for the parts or the folds
+    for note in start_up_report(
+        split_plan,
+        [Entry(t.key, t.label, t.png) for t in usable],
+        config["split"],
+        credits,
+        EXPERIMENT_FOLDS,
+    ):
+        logger.warning(note)
+    if (
+        not is_demo(config["audio_dir"])
+        and not config["tracks"]
+        and split_plan.kind == "random by track"  # an artist split says so itself
+    ):
         lists = [
             f"{workflow.basedir}/config/splits/{p}_stratified.txt"
             for p in ("train", "valid", "test")
@@ -111,6 +130,19 @@ try:
     if len(config["genres"]) < 2:
         raise ConfigError(f"genres: at least two are needed, not {config['genres']}")
     PLAN = make_plan(COLLECTION, config)
+    # artists (issue 20): the artist tables (config data, inputs of the split and folds jobs)
+    # and a sheet's artist column; the split and the folds keep one artist's tracks together
+    ARTISTS = artist_sources(
+        config["split"],
+        config["tracks"],
+        workflow.basedir,
+        synthetic=is_demo(config["audio_dir"]) and not config["tracks"],
+    )
+    EXPERIMENT_FOLDS = (
+        config["experiments"]["cv"]["folds"]
+        if config["experiments"]["variants"]
+        else None
+    )
     # what the split job needs to make the start-up checks again on the jobs' decisions
     SPLIT_CHECKS = {
         **{k: config[k] for k in ("strict", "tracks", "audio_dir", "genres", "split")},
@@ -118,7 +150,7 @@ try:
     }
     if workflow.is_main_process:
         start_up_checks(PLAN)
-except ConfigError as err:
+except (ConfigError, ArtistTableError) as err:
     raise WorkflowError(f"Invalid configuration: {err}")
 
 

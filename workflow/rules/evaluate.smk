@@ -39,6 +39,7 @@ rule summarize:
         model=f"results/model/seed_{SEEDS[0]}/model.keras",
         history=f"results/model/seed_{SEEDS[0]}/history.csv",
         curves=f"results/model/seed_{SEEDS[0]}/training_curves.png",
+        split_info="results/split/split.json",
     output:
         metrics=report(
             "results/metrics/metrics.json",

@@ -1,13 +1,15 @@
-# Experiments: the variants of experiments.variants compared by cross-validation by track. One
-# job per variant x fold x seed (a Paramspace), so they run side by side on a workstation and as
-# separate cluster jobs; folds by split-folders' kfold, stratified by genre, the same for every
-# variant; fold i is tested, fold i+1 validates, the others train.
+# Experiments: the variants of experiments.variants compared by cross-validation. One job per
+# variant x fold x seed (a Paramspace), so they run side by side on a workstation and as separate
+# cluster jobs; folds by scikit-learn's StratifiedGroupKFold (stratified by genre, one artist's
+# tracks in one fold as split.group_by says), the same for every variant; fold i is tested, fold
+# i+1 validates, the others train.
 
 if EXPERIMENTS:
 
     rule folds:
         input:
-            set_index_path(SPECTROGRAM_ROOT),
+            index=set_index_path(SPECTROGRAM_ROOT),
+            artists=ARTISTS.tables,
         output:
             "results/experiments/folds.tsv",
         log:
@@ -16,6 +18,8 @@ if EXPERIMENTS:
             "../../envs/featurize.yaml"
         params:
             cv=EXPERIMENT_SETTINGS["cv"],
+            group_by=config["split"]["group_by"],
+            sheet_artists=ARTISTS.sheet,
         script:
             "../scripts/folds.py"
 

@@ -1,4 +1,5 @@
-# Quality-control tables: every audio file skipped (and why), and what was adapted per track.
+# Quality-control tables: every audio file skipped (and why), what was adapted per track, and
+# exact duplicates (the same decoded audio under two names, from the index's audio_sha256).
 
 
 rule qc:
@@ -12,6 +13,11 @@ rule qc:
         ),
         tracks="results/qc/tracks.tsv",
         ignored="results/qc/ignored.tsv",
+        duplicates=report(
+            "results/qc/duplicates.tsv",
+            category="4. Data",
+            caption="../report/duplicates.rst",
+        ),
     log:
         "results/logs/qc.log",
     conda:

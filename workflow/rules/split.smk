@@ -1,11 +1,14 @@
-# Train/val/test by track: manifest.csv plus the <split>/<genre>/ link tree Keras reads. The
-# spectrograms' index says which tracks have one; the split refuses, with the start-up's
-# messages, what the featurisation jobs' decisions leave unusable (empty, too few tracks, strict).
+# Train/val/test, one artist's tracks on one side (split.group_by): manifest.csv plus the
+# <split>/<genre>/ link tree Keras reads. The spectrograms' index says which tracks have one (and
+# the sha256 of their decoded audio: exact duplicates stay together); the split refuses, with the
+# start-up's messages, what the featurisation jobs' decisions leave unusable (empty, too few
+# tracks, strict). The artist tables are inputs, so a corrected table splits again.
 
 
 rule split:
     input:
-        set_index_path(SPECTROGRAM_ROOT),
+        index=set_index_path(SPECTROGRAM_ROOT),
+        artists=ARTISTS.tables,
     output:
         manifest="results/split/manifest.csv",
         summary=report(
@@ -16,6 +19,7 @@ rule split:
         train=directory("results/split/train"),
         val=directory("results/split/val"),
         test=directory("results/split/test"),
+        info="results/split/split.json",
     log:
         "results/logs/split.log",
     conda:
@@ -23,5 +27,6 @@ rule split:
     params:
         checks=SPLIT_CHECKS,
         rejected=[r.__dict__ for r in PLAN.left_out],  # by name, at start-up
+        sheet_artists=ARTISTS.sheet,  # a sample sheet's artist column
     script:
         "../scripts/split.py"

@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -15,5 +16,6 @@ headline = summarize(
     recipe=snakemake.params.recipe,
     primary={k: snakemake.input[k] for k in ("model", "history", "curves")},
     outputs=dict(snakemake.output.items()),
+    split_info=json.loads(Path(snakemake.input.split_info).read_text()),
 )
 print(headline)
