@@ -228,9 +228,10 @@ def transfer_worker(args) -> None:
 
     from genreflow.embeddings import ClipEmbedding
     from genreflow.evaluation import evaluate_split
+    from genreflow.inputs import read_representation
     from genreflow.musicnn import build_musicnn
     from genreflow.params import SpectrogramParams
-    from genreflow.transfer import fit, patch_features, read_representation
+    from genreflow.transfer import fit, patch_features
 
     def network():
         model = build_musicnn(args.architecture)

@@ -33,7 +33,8 @@ def fit_runs(args, out: Path) -> dict:
     import numpy as np
     from tiny_training import GENRES, SPEC, TINY, tiny_dataset
 
-    from genreflow.evaluation import evaluate_split, predict_tracks
+    from genreflow.evaluation import evaluate_split
+    from genreflow.inputs import predict_tracks
     from genreflow.training import fit
 
     rows = tiny_dataset(out / "pngs")
@@ -86,7 +87,7 @@ def predict_run(args) -> dict:
     import keras
     from tiny_training import SPEC, TINY
 
-    from genreflow.evaluation import predict_tracks
+    from genreflow.inputs import predict_tracks
 
     model = keras.models.load_model(args.model)
     pngs = json.loads(Path(args.pngs).read_text())["pngs"]

@@ -431,7 +431,7 @@ def test_a_training_that_fails_leaves_the_previous_model_usable(trained):
 
     import keras
 
-    from genreflow.evaluation import track_windows
+    from genreflow.inputs import track_windows
     from genreflow.params import SpectrogramParams
     from genreflow.recipe import TrainSettings
 

@@ -22,7 +22,7 @@ from genreflow.recipe import TrainSettings
 
 keras = pytest.importorskip("keras")
 
-from genreflow import models, training  # noqa: E402
+from genreflow import fitting, models, training  # noqa: E402
 from genreflow.evaluation import evaluate_split  # noqa: E402
 from genreflow.runtime import configure  # noqa: E402
 
@@ -251,17 +251,17 @@ def test_interrupted_training_resumes_at_the_next_epoch(rows, tmp_path, backend)
 
 def test_a_backup_of_other_settings_is_discarded(tmp_path):
     backup = tmp_path / "backup"
-    training.prepare_backup(backup, "run-a")
+    fitting.prepare_backup(backup, "run-a")
     (backup / "history.csv").write_text("epoch,loss\n0,1.0\n")
-    training.prepare_backup(backup, "run-a")
+    fitting.prepare_backup(backup, "run-a")
     assert (backup / "history.csv").exists(), "same run: kept for resuming"
-    training.prepare_backup(backup, "run-b")
+    fitting.prepare_backup(backup, "run-b")
     assert not (backup / "history.csv").exists()
     rows = [{"track": "t1", "split": "train"}, {"track": "t2", "split": "val"}]
-    fp = training.run_fingerprint(rows, TINY, SPEC, 1)
-    assert fp == training.run_fingerprint(list(reversed(rows)), TINY, SPEC, 1)
-    assert fp != training.run_fingerprint(rows, TINY, SPEC, 2)
-    assert fp != training.run_fingerprint([rows[0], {**rows[1], "split": "train"}], TINY, SPEC, 1)
+    fp = fitting.run_fingerprint(rows, TINY, SPEC, 1)
+    assert fp == fitting.run_fingerprint(list(reversed(rows)), TINY, SPEC, 1)
+    assert fp != fitting.run_fingerprint(rows, TINY, SPEC, 2)
+    assert fp != fitting.run_fingerprint([rows[0], {**rows[1], "split": "train"}], TINY, SPEC, 1)
 
 
 # --- best weights and early stopping -------------------------------------------------------
@@ -270,7 +270,7 @@ def test_a_backup_of_other_settings_is_discarded(tmp_path):
 def test_best_weights_are_kept_only_from_the_selection_start_on(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     path = tmp_path / "best.weights.h5"
-    callback = training.BestWeights(path, start_epoch=2)
+    callback = fitting.BestWeights(path, start_epoch=2)
     callback.set_model(model)
     callback.on_epoch_end(0, {"val_loss": 0.1})
     callback.on_epoch_end(1, {"val_loss": 0.2})
@@ -292,9 +292,27 @@ def test_best_weights_are_kept_only_from_the_selection_start_on(tmp_path):
 def test_best_so_far_reads_the_history_from_the_selection_start(tmp_path):
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss,val_loss\n0,2,0.1\n1,2,0.8\n2,2,0.6\n")
-    assert training.best_so_far(history, "val_loss") == 0.1
-    assert training.best_so_far(history, "val_loss", start_epoch=1) == 0.6
-    assert training.best_so_far(tmp_path / "missing.csv", "val_loss") is None
+    assert fitting.best_so_far(history, "val_loss") == 0.1
+    assert fitting.best_so_far(history, "val_loss", start_epoch=1) == 0.6
+    assert fitting.best_so_far(tmp_path / "missing.csv", "val_loss") is None
+
+
+def test_the_cnn_fit_refuses_the_musicnn_recipe(tmp_path):
+    """The entry points send the musicnn recipe to transfer.fit; given it, training.fit would
+    otherwise train a default CNN under the musicnn recipe's name."""
+    with pytest.raises(ValueError, match="transfer.fit"):
+        training.fit(
+            [],
+            GENRES,
+            TrainSettings(recipe="musicnn"),
+            SPEC,
+            1,
+            {},
+            tmp_path / "backup",
+            tmp_path / "model.keras",
+            tmp_path / "history.csv",
+        )
+    assert not (tmp_path / "backup").exists(), "refused before any work"
 
 
 # --- settings and model ----------------------------------------------------------------------

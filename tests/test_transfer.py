@@ -45,8 +45,8 @@ from genreflow.recipe import TrainSettings
 
 keras = pytest.importorskip("keras")
 
-from genreflow import transfer  # noqa: E402
-from genreflow.evaluation import evaluate_split, predict_tracks  # noqa: E402
+from genreflow import inputs, transfer  # noqa: E402
+from genreflow.evaluation import evaluate_split  # noqa: E402
 from genreflow.params import SpectrogramParams  # noqa: E402
 from genreflow.pngio import write_png_atomic  # noqa: E402
 from genreflow.runtime import configure  # noqa: E402
@@ -101,7 +101,7 @@ def rows_of(data, split: str) -> list[dict[str, str]]:
 
 
 def representations(rows) -> list[np.ndarray]:
-    return [transfer.read_representation(r["spectrogram"]) for r in rows]
+    return [inputs.read_representation(r["spectrogram"]) for r in rows]
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_clips_embedded_together_equal_clips_embedded_one_by_one(data):
     together = transfer.embed(backbone, clips, "all")
     small_chunks = transfer.patch_features(backbone, clips, chunk=4)
     for clip, features, chunked in zip(clips, together, small_chunks):
-        patches = transfer.clip_patches(clip)
+        patches = inputs.clip_patches(clip)
         assert patches.shape[1:] == (PATCH_FRAMES, N_MELS) and len(features) == len(patches) == 3
         alone = backbone.predict(patches, verbose=0)
         np.testing.assert_allclose(
@@ -257,7 +257,7 @@ def test_the_head_learns_and_the_saved_model_is_one_bare_classifier(data, tmp_pa
     saved = transfer.load_classifier(tmp_path / "model.keras")
     assert saved.input_shape == (None, PATCH_FRAMES, N_MELS)
     assert saved.output_shape == (None, len(GENRES))
-    patches = np.concatenate([transfer.track_patches(r["spectrogram"]) for r in test])
+    patches = np.concatenate([inputs.track_patches(r["spectrogram"]) for r in test])
     np.testing.assert_allclose(
         saved.predict(patches, verbose=0), model.predict(patches, verbose=0), atol=1e-6
     )
@@ -270,7 +270,7 @@ def test_evaluation_on_the_stored_features_equals_the_whole_model(data, tmp_path
     rows = rows_of(data, "test") + rows_of(data, "val")
     stored = transfer.patch_probabilities(model, rows, settings(), data.embeddings)
     full = transfer.patch_probabilities(model, rows, settings(), None)
-    predicted = predict_tracks(model, [r["spectrogram"] for r in rows], settings(), None)
+    predicted = inputs.predict_tracks(model, [r["spectrogram"] for r in rows], settings(), None)
     assert [len(p) for p in stored] == [3] * len(rows)
     for a, b, c in zip(stored, full, predicted):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -380,7 +380,7 @@ def test_fine_tuning_moves_the_backbone_but_not_its_batch_statistics(data, tmp_p
     # the stored features no longer stand for the network: evaluation runs the whole model
     rows = rows_of(data, "test")
     tuned = settings(fine_tune_epochs=3)
-    patches = np.concatenate([transfer.track_patches(r["spectrogram"]) for r in rows])
+    patches = np.concatenate([inputs.track_patches(r["spectrogram"]) for r in rows])
     scored = transfer.patch_probabilities(model, rows, tuned, data.embeddings)
     np.testing.assert_array_equal(np.concatenate(scored), model.predict(patches, verbose=0))
     saved = transfer.load_classifier(tmp_path / "model.keras")
@@ -423,7 +423,7 @@ def test_same_seed_same_metrics_and_the_saved_model_on_jax(data, tmp_path, backe
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / f"result-predict-{backend}.json").read_text())
     assert result["backend"] == backend
-    patches = np.concatenate([transfer.track_patches(r["spectrogram"]) for r in data.rows])
+    patches = np.concatenate([inputs.track_patches(r["spectrogram"]) for r in data.rows])
     np.testing.assert_allclose(
         result["probabilities"], model.predict(patches, verbose=0), atol=1e-5
     )

@@ -92,7 +92,8 @@ def predict_run(args) -> dict:
     import numpy as np
     from transfer_stand_in import use_patches
 
-    from genreflow.transfer import load_classifier, track_patches
+    from genreflow.inputs import track_patches
+    from genreflow.transfer import load_classifier
 
     use_patches()
     rows = json.loads((args.out / "rows.json").read_text())

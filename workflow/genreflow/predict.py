@@ -144,7 +144,7 @@ def classify_block(
 def _window_probabilities(model_path, records, genres, settings, spec) -> list:
     if not records:
         return []  # nothing new: no Keras import, no model load
-    from .evaluation import predict_tracks
+    from .inputs import predict_tracks
     from .transfer import load_classifier
 
     model = load_classifier(model_path)

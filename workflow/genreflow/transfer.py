@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from . import data
 from .atomic import atomic_path
 from .blocks import OK
 from .embeddings import (
@@ -44,9 +43,7 @@ from .embeddings import (
     select,
     write_block,
 )
-from .params import SpectrogramParams
-from .recipe import TrainSettings, TransferSettings
-from .training import (
+from .fitting import (
     BestWeights,
     EpochLog,
     best_so_far,
@@ -59,6 +56,9 @@ from .training import (
     run_fingerprint,
     save_atomic,
 )
+from .inputs import clip_patches, predict_tracks, read_representation, track_patches
+from .params import SpectrogramParams
+from .recipe import TrainSettings, TransferSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +67,6 @@ MIN_VARIANCE = 1e-10  # features whose spread is below this are treated as const
 
 
 # --- the network's input ----------------------------------------------------------------------
-
-
-def read_representation(png: str | os.PathLike, sha256: str | None = None) -> np.ndarray:
-    """A clip's musicnn representation as (frames, 96 mel bands) float32; the PNG holds it with
-    the mel bands as rows, as every spectrogram kind here."""
-    return np.asarray(data.read_png(png, sha256), dtype=np.float32).T
-
-
-def clip_patches(representation: np.ndarray) -> np.ndarray:
-    """(patches, 187, 96): the clip cut into musicnn's 3-s patches, hop = patch length."""
-    from .musicnn import patches
-
-    return patches(representation).astype(np.float32, copy=False)
-
-
-def track_patches(png: str | os.PathLike, sha256: str | None = None) -> np.ndarray:
-    """The model inputs of one track (evaluation and predict)."""
-    return clip_patches(read_representation(png, sha256))
 
 
 def load_backbone(weights: str | os.PathLike, architecture: str) -> keras.Model:
@@ -491,8 +473,6 @@ def patch_probabilities(
     if not rows:
         return []
     if not (settings.transfer.frozen and embeddings is not None):
-        from .evaluation import predict_tracks
-
         return predict_tracks(
             model,
             [r["spectrogram"] for r in rows],

@@ -22,6 +22,7 @@ runtime = configure(
     settings.backend,
 )
 
+from genreflow import training, transfer
 from genreflow.atomic import atomic_path
 from genreflow.blocks import read_records
 from genreflow.embeddings import read_embeddings
@@ -30,8 +31,6 @@ from genreflow.experiments import fold_manifest
 from genreflow.pngio import check_pngs
 from genreflow.split import build_tree
 from genreflow.tables import read_table
-from genreflow.training import fit
-from genreflow.transfer import load_backbone
 
 genres, spec = snakemake.params.genres, SpectrogramParams.from_config(snakemake.params.spectrogram)
 folds = {r["track"]: int(r["fold"]) for r in read_table(snakemake.input.folds).to_dict("records")}
@@ -40,7 +39,9 @@ check_pngs([r["spectrogram"] for r in rows], [r["sha256"] for r in rows])  # bef
 # the musicnn recipe: the pretrained network and its stored features (its inputs only)
 musicnn = settings.recipe == "musicnn"
 backbone = (
-    load_backbone(snakemake.input.weights[0], snakemake.params.architecture) if musicnn else None
+    transfer.load_backbone(snakemake.input.weights[0], snakemake.params.architecture)
+    if musicnn
+    else None
 )
 embeddings = read_embeddings(snakemake.input.embeddings) if musicnn else None
 print(
@@ -51,20 +52,33 @@ with tempfile.TemporaryDirectory(prefix="genreflow-experiment-") as tmp:
     trees = {s: f"{tmp}/{s}" for s in ("train", "val")}  # the blog recipe reads folder trees
     build_tree(trees, rows, genres)
     started = time.perf_counter()
-    model = fit(
-        rows,
-        genres,
-        settings,
-        spec,
-        seed,
-        trees,
-        Path(snakemake.params.backup_dir),
-        Path(snakemake.output.model),
-        Path(snakemake.output.history),
-        xla=runtime.xla,
-        backbone=backbone,
-        embeddings=embeddings,
-    )
+    if musicnn:
+        model = transfer.fit(
+            rows,
+            genres,
+            settings,
+            spec,
+            seed,
+            backbone,
+            embeddings,
+            Path(snakemake.params.backup_dir),
+            Path(snakemake.output.model),
+            Path(snakemake.output.history),
+            xla=runtime.xla,
+        )
+    else:
+        model = training.fit(
+            rows,
+            genres,
+            settings,
+            spec,
+            seed,
+            trees,
+            Path(snakemake.params.backup_dir),
+            Path(snakemake.output.model),
+            Path(snakemake.output.history),
+            xla=runtime.xla,
+        )
     train_s = time.perf_counter() - started
 scores = {}
 for split in ("test", "val"):  # val only for the record: it picked the epoch
