@@ -205,5 +205,7 @@ def weights_input(config: Mapping) -> list[str]:
 
 def embeddings_input(config: Mapping, blocks: Iterable[str], spectrograms: str = "") -> list[str]:
     """The block files of the embeddings set as a rule input: none unless the recipe is musicnn."""
+    if not uses_embeddings(config):
+        return []
     root = embeddings_root(config, spectrograms)
-    return [f"{root}/{block}.npz" for block in blocks] if uses_embeddings(config) else []
+    return [f"{root}/{block}.npz" for block in blocks]
