@@ -151,7 +151,7 @@ def test_each_network_and_spectrogram_set_has_its_own_embeddings():
         "results/embeddings/MTT_musicnn/00000.npz",
         "results/embeddings/MTT_musicnn/00050.npz",
     ]
-    other = {"train": {"recipe": "default"}}
+    other = {"train": {"recipe": "cnn"}}
     assert weights_input(other) == [] and embeddings_input(other, ["00000"]) == []
 
 

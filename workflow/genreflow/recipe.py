@@ -43,7 +43,7 @@ class TransferSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    recipe: str = "default"  # "default" (windowed log-mel CNN), "blog" (the seed recipe), "musicnn"
+    recipe: str = "musicnn"  # "musicnn" (pretrained network), "cnn" (windowed log-mel CNN), "blog"
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 2e-3
