@@ -231,7 +231,10 @@ def test_classification_writes_a_row_for_every_usable_file_of_the_block(tmp_path
     ]
     write_table(table, pd.DataFrame(rows))
     assert (
-        classify_block(str(model), str(table), str(probs), ["a", "b"], TrainSettings(), None) == 2
+        classify_block(
+            str(model), str(table), str(probs), ["a", "b"], TrainSettings(recipe="cnn"), None
+        )
+        == 2
     )
     assert calls == [["p0.png", "p2.png"]]
     written = read_table(probs)
