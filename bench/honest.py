@@ -10,7 +10,8 @@
     artists' blues and jazz, GTZAN clips gtzan-dev does not hold): recall per genre with its 95 %
     Wilson interval, and the full confusion rows (what the misses were called).
 
-Recipes are names: `default`, a preset of config/presets (`blog`, or a later recipe's preset),
+Recipes are names: `default` (the configured default, the pretrained musicnn recipe), a preset
+of config/presets (`cnn`, `blog`),
 a YAML file, or `name={train: {...}}` overrides. Prints markdown tables.
 
 Usage: python bench/honest.py [--recipes default blog] [--seeds 1 2 3] [--folds 5]
@@ -151,7 +152,7 @@ def other_artists(args, label: str, spec: str | dict) -> tuple[dict, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", nargs="+", default=["default", "blog"])
+    parser.add_argument("--recipes", nargs="+", default=["default", "cnn", "blog"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(

@@ -516,8 +516,8 @@ def test_the_artist_table_is_an_input_of_the_split_and_a_correction_resplits(tmp
             {
                 "audio_dir": "audio",
                 "genres": ["blues", "jazz", "rock"],
-                "spectrogram": {"duration_s": 1.0},
-                "train": {"window_s": 1.0},
+                "spectrogram": {"kind": "logmel", "duration_s": 1.0},
+                "train": {"recipe": "cnn", "window_s": 1.0},
                 "split": {"artists": [str(table)]},
             }
         )

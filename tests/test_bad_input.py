@@ -154,9 +154,9 @@ def bad_run(tmp_path_factory) -> BadRun:
             {
                 "audio_dir": HOSTILE_DIR,
                 "genres": GENRES,
-                "spectrogram": {"duration_s": SECONDS},
+                "spectrogram": {"kind": "logmel", "duration_s": SECONDS},
                 "featurize": {"block_size": 100},  # tracks 00000-00099 share a job
-                "train": {"window_s": 1.0},
+                "train": {"recipe": "cnn", "window_s": 1.0},
             },
             allow_unicode=True,
         ),

@@ -15,6 +15,7 @@ from conftest import make_dataset, run_snakemake
 from genreflow.split import Entry, split_by_hash
 
 GENRES = ["blues", "jazz", "rock"]
+CNN = {"spectrogram": {"kind": "logmel"}, "train": {"recipe": "cnn"}}
 DEFAULT_RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 DEFAULT_SPLIT_SEED = 1337
 
@@ -43,7 +44,10 @@ def dataset(tmp_path_factory) -> Path:
 
 def dry_run(workdir: Path, overrides: dict) -> str:
     """Dry run with ``overrides`` on top of a valid config; returns all output, asserting failure."""
-    config = {"audio_dir": "audio", "genres": GENRES, **overrides}
+    # the cnn recipe's log-mel settings, which most cases below get wrong on purpose
+    config = {"audio_dir": "audio", "genres": GENRES, **CNN, **overrides}
+    for section in ("spectrogram", "train"):
+        config[section] = {**CNN[section], **overrides.get(section, {})}
     cfg = workdir / "case.yaml"
     cfg.write_text(yaml.safe_dump(config))
     proc = run_snakemake(
@@ -59,7 +63,7 @@ def dry_run(workdir: Path, overrides: dict) -> str:
 def test_the_base_config_is_valid(dataset):
     """Guards the cases below: they fail because of their override, not because of the base."""
     cfg = dataset / "base.yaml"
-    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES}))
+    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES, **CNN}))
     proc = run_snakemake(dataset, "-n", "--cores", "1", "--configfile", str(cfg), timeout=120)
     assert "spectrograms_" in proc.stdout
 
@@ -264,7 +268,7 @@ def test_the_mel_band_check_agrees_with_librosa():
 def test_nested_config_overrides_on_the_command_line_keep_their_types(dataset):
     """The forms the README shows: values inside braces and a lower-case boolean."""
     cfg = dataset / "base.yaml"
-    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES}))
+    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES, **CNN}))
     run_snakemake(
         dataset,
         "results/spectrograms/settings.json",
@@ -299,7 +303,7 @@ def test_nested_config_overrides_on_the_command_line_keep_their_types(dataset):
 def test_variant_overrides_on_the_command_line_keep_their_types(dataset):
     """A variant's overrides inside --config braces arrive as strings too; a wrong one is still named."""
     cfg = dataset / "base.yaml"
-    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES}))
+    cfg.write_text(yaml.safe_dump({"audio_dir": "audio", "genres": GENRES, **CNN}))
     variants = "experiments={variants: {short: {train: {epochs: 5, dropout: 0.5}}}, cv: {folds: 3}}"
     proc = run_snakemake(
         dataset,

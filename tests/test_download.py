@@ -465,6 +465,7 @@ def test_find_genre_root_prefers_shallowest(tmp_path):
 # --------------------------------------------------------------------------
 
 TINY_TRAINING = {
+    "recipe": "cnn",
     "epochs": 2,
     "batch_size": 8,
     "filters": [4, 8],
@@ -485,7 +486,7 @@ def _workflow_config(workdir: Path, url: str = "", sha256: str = "", **download)
             {
                 "audio_dir": "data",
                 "genres": list(GENRES),
-                "spectrogram": {"duration_s": 4.0},
+                "spectrogram": {"kind": "logmel", "duration_s": 4.0},
                 "split": {"method": "ratio", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
                 "train": TINY_TRAINING,
                 "download": {"url": url, "sha256": sha256, **download},
@@ -528,7 +529,7 @@ def test_one_run_downloads_verifies_unpacks_and_trains(served, gtzan_like, tmp_p
         "the unpacked folder is the archive's genre root"
     )
     assert (work / "results/metrics/metrics.json").is_file(), "trained in the same run"
-    assert "genreflow: default recipe" in out
+    assert "genreflow: cnn recipe" in out
     assert not [p for p in work.iterdir() if p.name.startswith(".data")], "no staging folder left"
     # the next run finds the tracks in audio_dir and neither downloads nor plans anything
     again = run_snakemake(work, "-n", "--cores", "2", "--configfile", str(cfg), timeout=300)

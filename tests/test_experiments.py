@@ -25,12 +25,12 @@ GENRES = ["blues", "jazz", "rock"]
 
 def test_variant_configs_merge_overrides_and_presets_key_by_key():
     base = {
-        "train": {"epochs": 30, "filters": [16, 32], "recipe": "default"},
+        "train": {"epochs": 30, "filters": [16, 32], "recipe": "cnn"},
         "split": {"method": "hash"},
         "experiments": {"variants": {"x": {}}},
     }
     wider = variant_config(base, {"train": {"filters": [32, 64]}})
-    assert wider["train"] == {"epochs": 30, "filters": [32, 64], "recipe": "default"} and wider[
+    assert wider["train"] == {"epochs": 30, "filters": [32, 64], "recipe": "cnn"} and wider[
         "split"
     ] == {"method": "hash"}
     assert "experiments" not in wider, "a variant holds no experiments of its own"
@@ -97,6 +97,7 @@ def compared(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiments")
     make_dataset(root / "audio", GENRES, 6, seconds=3.0)
     tiny = {
+        "recipe": "cnn",
         "epochs": 2,
         "batch_size": 8,
         "filters": [4],
@@ -111,7 +112,7 @@ def compared(tmp_path_factory):
             {
                 "audio_dir": "audio",
                 "genres": GENRES,
-                "spectrogram": {"duration_s": 3.0},
+                "spectrogram": {"kind": "logmel", "duration_s": 3.0},
                 "train": tiny,
                 "experiments": {
                     "variants": {"small": {}, "wider": {"train": {"filters": [8, 8]}}},
@@ -189,8 +190,8 @@ def test_variants_with_other_spectrogram_settings_get_their_own_readable_set(tmp
             {
                 "audio_dir": "audio",
                 "genres": GENRES,
-                "spectrogram": {"duration_s": 1.0},
-                "train": {"window_s": 1.0, "eval_hop_s": 1.0, "filters": [4]},
+                "spectrogram": {"kind": "logmel", "duration_s": 1.0},
+                "train": {"recipe": "cnn", "window_s": 1.0, "eval_hop_s": 1.0, "filters": [4]},
                 "experiments": {
                     "variants": {
                         "same": {},

@@ -35,9 +35,10 @@ EPOCHS = 12
 CONFIG = {
     "audio_dir": "audio",
     "genres": GENRES,
-    "spectrogram": {"duration_s": SECONDS},
+    "spectrogram": {"kind": "logmel", "duration_s": SECONDS},
     "featurize": {"block_size": 8},  # several jobs: some finish, one is killed half-way
     "train": {
+        "recipe": "cnn",
         "epochs": EPOCHS,
         "patience": EPOCHS,
         "batch_size": 8,

@@ -30,11 +30,12 @@ SECONDS = 4.0
 CONFIG = {
     "audio_dir": "audio",
     "genres": GENRES,
-    "spectrogram": {"duration_s": SECONDS},
+    "spectrogram": {"kind": "logmel", "duration_s": SECONDS},
     # by track: numbers_in picks tracks by their own hash (and the added tracks would give blues
     # and jazz their third artist, which moves them from by-track to by-artist: README)
     "split": {"group_by": "none"},
     "train": {
+        "recipe": "cnn",
         "epochs": 2,
         "batch_size": 8,
         "filters": [4, 8],

@@ -234,7 +234,7 @@ def test_the_one_line_summary_names_the_kind_of_split_and_the_interval():
     from genreflow.summary import one_line_summary
 
     report = {
-        "recipe": "default",
+        "recipe": "cnn",
         "headline_split": "test",
         "split_kind": "partly by track: blues, rock",
         "track_accuracy": 7 / 9,
@@ -245,12 +245,12 @@ def test_the_one_line_summary_names_the_kind_of_split_and_the_interval():
         "splits": {"test": {"mean_std": {}}},
     }
     assert one_line_summary(report) == (
-        "genreflow: default recipe, test split (partly by track: blues, rock), track accuracy "
+        "genreflow: cnn recipe, test split (partly by track: blues, rock), track accuracy "
         "77.8% (95% CI 45.3-93.7%, 9 tracks), window accuracy 75.0%, macro-F1 0.700"
     )
     blog = {**report, "headline_split": None, "split_kind": "random by track"}
     blog["splits"] = {"val": {"ensemble": {"track_accuracy": 0.2}}}
     assert one_line_summary(blog) == (
-        "genreflow: default recipe, no held-out test split (split.ratios.test is 0; random by "
+        "genreflow: cnn recipe, no held-out test split (split.ratios.test is 0; random by "
         "track): validation track accuracy 20.0%, which is no test result"
     )

@@ -231,7 +231,10 @@ def test_classification_writes_a_row_for_every_usable_file_of_the_block(tmp_path
     ]
     write_table(table, pd.DataFrame(rows))
     assert (
-        classify_block(str(model), str(table), str(probs), ["a", "b"], TrainSettings(), None) == 2
+        classify_block(
+            str(model), str(table), str(probs), ["a", "b"], TrainSettings(recipe="cnn"), None
+        )
+        == 2
     )
     assert calls == [["p0.png", "p2.png"]]
     written = read_table(probs)
@@ -374,7 +377,7 @@ def test_end_of_run_prints_the_accuracy_and_the_predictions(predicted):
     *_, proc = predicted
     out = proc.stdout + proc.stderr
     assert re.search(
-        r"^genreflow: default recipe, (test|val) split, track accuracy \d+\.\d%", out, flags=re.M
+        r"^genreflow: cnn recipe, (test|val) split, track accuracy \d+\.\d%", out, flags=re.M
     ), out[-3000:]
     assert re.search(
         r"^genreflow: \d+ file\(s\) classified into results/predict/new_audio\.csv", out, flags=re.M

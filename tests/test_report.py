@@ -314,12 +314,12 @@ def test_every_caption_renders_without_docutils_errors(tmp_path):
     table = tmp_path / "t.tsv"
     table.write_text("genre\tx\nblues\t1\n")
     fake = dict(
-        params=SimpleNamespace(recipe="default", seeds=[1, 2], rejected=[], ignored=[]),
+        params=SimpleNamespace(recipe="cnn", seeds=[1, 2], rejected=[], ignored=[]),
         output=SimpleNamespace(per_class=str(table), summary=str(table), rejected=str(table)),
         config={
             "audio_dir": "a",
             "split": {"method": "hash", "seed": 1},
-            "train": {"recipe": "default", "seeds": [1], "patience": 3},
+            "train": {"recipe": "cnn", "seeds": [1], "patience": 3},
             "spectrogram": {"kind": "logmel"},
         },
     )

@@ -59,8 +59,9 @@ def config(root: Path, sheet: Path, **extra) -> Path:
             {
                 "tracks": str(sheet),
                 "genres": [],
-                "spectrogram": {"duration_s": 2.0},
+                "spectrogram": {"kind": "logmel", "duration_s": 2.0},
                 "train": {
+                    "recipe": "cnn",
                     "window_s": 1.0,
                     "eval_hop_s": 1.0,
                     "filters": [4],

@@ -30,9 +30,10 @@ MANIFEST = "results/split/manifest.csv"
 CONFIG = {
     "audio_dir": "audio",
     "genres": GENRES,
-    "spectrogram": {"duration_s": SECONDS},
+    "spectrogram": {"kind": "logmel", "duration_s": SECONDS},
     "split": {"method": "ratio", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}},
     "train": {
+        "recipe": "cnn",
         "epochs": 1,
         "batch_size": 8,
         "filters": [4],

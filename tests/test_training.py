@@ -52,6 +52,7 @@ def test_each_split_draws_windows_only_from_its_own_tracks(tmp_path):
     assert len({r["track"] for r in rows}) == len(rows), "a track is in exactly one split"
     level = {r["track"]: 10 + 5 * k for k, r in enumerate(rows)}
     settings = TrainSettings(
+        recipe="cnn",
         window_s=1.0,
         batch_size=4,
         windows_per_track=3,
@@ -85,7 +86,9 @@ def test_each_split_draws_windows_only_from_its_own_tracks(tmp_path):
 
 
 def test_small_training_sets_draw_more_windows_per_track():
-    settings = TrainSettings(batch_size=32, windows_per_track=4, min_steps_per_epoch=16)
+    settings = TrainSettings(
+        recipe="cnn", batch_size=32, windows_per_track=4, min_steps_per_epoch=16
+    )
     assert training.draws_per_track(30, settings) == 18  # 30 * 18 / 32 -> 17 steps
     assert training.draws_per_track(700, settings) == 4  # already 88 steps
     assert training.draws_per_track(30, TrainSettings(min_steps_per_epoch=1)) == 4

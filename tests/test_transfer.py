@@ -109,8 +109,8 @@ def representations(rows) -> list[np.ndarray]:
 
 def test_the_musicnn_recipe_needs_the_musicnn_spectrograms():
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    check_settings(config)
-    config["train"]["recipe"] = "musicnn"
+    check_settings(config)  # the default: musicnn on its own spectrograms
+    config["spectrogram"]["kind"] = "logmel"
     with pytest.raises(ConfigError) as err:
         check_settings(config)
     assert "train.recipe: musicnn" in str(err.value)
@@ -125,12 +125,12 @@ def test_the_head_batch_shrinks_to_give_small_sets_enough_steps():
 
 def test_transfer_settings_come_from_the_train_section():
     s = TrainSettings.from_config(
-        {"recipe": "musicnn", "transfer": {"head": "mlp", "fine_tune_epochs": 3}}
+        {"recipe": "musicnn", "transfer": {"head": "linear", "fine_tune_epochs": 3}}
     )
     assert (s.transfer.head, s.transfer.fine_tune_epochs, s.transfer.layer) == (
-        "mlp",
+        "linear",
         3,
-        "penultimate",
+        "all",  # not given: the default
     )
     assert not s.transfer.frozen and TrainSettings().transfer.frozen
     assert TrainSettings(**asdict(s)) == s
@@ -151,7 +151,7 @@ def test_each_network_and_spectrogram_set_has_its_own_embeddings():
         "results/embeddings/MTT_musicnn/00000.npz",
         "results/embeddings/MTT_musicnn/00050.npz",
     ]
-    other = {"train": {"recipe": "default"}}
+    other = {"train": {"recipe": "cnn"}}
     assert weights_input(other) == [] and embeddings_input(other, ["00000"]) == []
 
 

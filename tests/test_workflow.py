@@ -149,14 +149,7 @@ LINT_CASES = [
     "default",
     *(f"preset:{p.stem}" for p in sorted((REPO / "config/presets").glob("*.yaml"))),
     "predict",
-    pytest.param(
-        "download",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="download.smk: unpack_dataset's param audio_dir is a prefix of its outputs "
-            "(Snakemake's params-prefix lint); to be fixed in download.smk",
-        ),
-    ),
+    "download",
 ]
 
 

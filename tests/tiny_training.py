@@ -17,6 +17,7 @@ from genreflow.recipe import TrainSettings
 GENRES = ["low", "mid", "high"]
 SPEC = SpectrogramParams()  # 22050 Hz, hop 512: a 1-s window is 43 frames
 TINY = TrainSettings(
+    recipe="cnn",
     epochs=3,
     batch_size=8,
     learning_rate=3e-3,

@@ -15,7 +15,10 @@ if [[ $(id -u) -eq 0 ]] && command -v slurmctld >/dev/null; then
 fi
 
 export OPENBLAS_NUM_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
-.venv/bin/python -m pytest -ra --durations=15 tests "$@"
+# Two workers (pytest-xdist), each test file on one worker so that its module fixtures (a workflow
+# run shared by its tests) are made once; GENREFLOW_TEST_WORKERS=0 runs in one process.
+workers=${GENREFLOW_TEST_WORKERS:-2}
+.venv/bin/python -m pytest -n "$workers" --dist loadfile -ra --durations=25 tests "$@"
 status=$?
 
 if ((cluster_started)); then

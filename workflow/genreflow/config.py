@@ -97,8 +97,8 @@ def check_settings(config: dict) -> None:
         raise ConfigError(
             f"spectrogram.duration_s: {spec['duration_s']:g} s is shorter than the blog picture's 2048-sample FFT"
         )
-    if train["recipe"] == "default":
-        check_default_recipe(spec, train)
+    if train["recipe"] == "cnn":
+        check_cnn_recipe(spec, train)
     # --- the musicnn recipe (issue 17) ---
     if train["recipe"] == "musicnn" and spec["kind"] != "musicnn":
         raise ConfigError(
@@ -107,7 +107,7 @@ def check_settings(config: dict) -> None:
         )
 
 
-def check_default_recipe(spec: dict, train: dict) -> None:
+def check_cnn_recipe(spec: dict, train: dict) -> None:
     if spec["duration_s"] < train["window_s"]:
         raise ConfigError(
             f"spectrogram.duration_s: {spec['duration_s']:g} s is shorter than train.window_s ({train['window_s']:g} s): "

@@ -13,7 +13,9 @@ FORMAT_VERSION = 2  # 2: librosa features, Pillow PNGs
 
 @dataclass(frozen=True)
 class SpectrogramParams:
-    kind: str = "logmel"  # "logmel", "blog_specgram" or "musicnn" (16-bit PNGs)
+    kind: str = (
+        "logmel"  # "logmel", "blog_specgram" or "musicnn" (16-bit PNGs; the config's default)
+    )
     sample_rate: int = 22050
     offset_s: float = 0.0
     duration_s: float = 30.0

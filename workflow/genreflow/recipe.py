@@ -16,8 +16,8 @@ class TransferSettings:
     3-s patch features, then, with ``fine_tune_epochs`` > 0, the whole network at a lower rate.
     Defaults sized for 40-800 training tracks (400-8000 patches)."""
 
-    layer: str = "penultimate"  # one of TRANSFER_LAYERS (pooled: mean+max; all: the three)
-    head: str = "linear"  # "linear" or "mlp" (one hidden ReLU layer)
+    layer: str = "all"  # one of TRANSFER_LAYERS (pooled: mean+max; all: the three)
+    head: str = "mlp"  # "linear" or "mlp" (one hidden ReLU layer)
     head_units: int = 256  # mlp: hidden units
     head_dropout: float = 0.5  # dropout on the head's input (linear) or hidden layer (mlp)
     head_weight_decay: float = 1e-4  # AdamW's decoupled weight decay on the head
@@ -43,7 +43,7 @@ class TransferSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    recipe: str = "default"  # "default" (windowed log-mel CNN), "blog" (the seed recipe), "musicnn"
+    recipe: str = "musicnn"  # "musicnn" (pretrained network), "cnn" (windowed log-mel CNN), "blog"
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 2e-3
