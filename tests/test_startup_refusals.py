@@ -17,6 +17,7 @@ from conftest import REPO, make_dataset, run_snakemake, tone, write_audio
 
 from genreflow.blocks import Item
 from genreflow.config import ConfigError
+from genreflow.plan import sheet_split_message
 from genreflow.predict import prediction_notes, read_predictions_csv
 from genreflow.startup import (
     backend_problem,
@@ -26,7 +27,6 @@ from genreflow.startup import (
     env_packages,
     listed_counts,
     offset_warnings,
-    sheet_split_message,
 )
 
 GENRES = ["blues", "jazz", "rock"]
@@ -350,6 +350,7 @@ def test_an_offset_beyond_the_clips_is_warned_about_at_start_up(five_a_genre):
         "audio_dir": "audio",
         "genres": GENRES,
         "spectrogram": {"kind": "logmel", "offset_s": 5.0},
+        "train": {"recipe": "cnn"},
     }
     code, out = start_up(five_a_genre, config)
     assert code == 0, out[-3000:]

@@ -179,7 +179,7 @@ def write_tracks_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
 
 def pretrained_of(config: Mapping) -> tuple[str, str]:
     """(architecture, weights file) of a configuration (see genreflow.musicnn.pretrained_weights)."""
-    from .musicnn import pretrained_weights
+    from .musicnn_input import pretrained_weights
 
     return config["pretrained"]["architecture"], pretrained_weights(config["pretrained"])
 

@@ -29,7 +29,7 @@ def read_representation(png: str | os.PathLike, sha256: str | None = None) -> np
 
 def clip_patches(representation: np.ndarray) -> np.ndarray:
     """(patches, 187, 96): the clip cut into musicnn's 3-s patches, hop = patch length."""
-    from .musicnn import patches
+    from .musicnn_input import patches
 
     return patches(representation).astype(np.float32, copy=False)
 

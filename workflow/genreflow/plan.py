@@ -272,11 +272,19 @@ def check_split(
         raise split_error(err, split_config, len(tracks), bool(fixed)) from err
 
 
+def sheet_split_message(reason: str, tracks: int) -> str:
+    """The split check's message when a sample sheet's split column decides the split: it names
+    the column, not split.method or split.ratios, which are not used then."""
+    reason = reason.removesuffix("; raise split.ratios.val")
+    return (
+        f"split: {reason} in the sample sheet's split column ({tracks} usable tracks; mark more "
+        "rows train or val, add audio, or remove the genre from genres)"
+    )
+
+
 def split_error(err: Exception, split_config: dict, n_tracks: int, fixed: bool) -> ConfigError:
     """The same message at start-up and from the split job."""
     if fixed:  # the sheet's split column decides: split.method and split.ratios are not used
-        from .startup import sheet_split_message
-
         return ConfigError(sheet_split_message(str(err), n_tracks))
     return ConfigError(
         f"split: {err} with split.method '{split_config['method']}' on {n_tracks} usable tracks "

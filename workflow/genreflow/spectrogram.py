@@ -88,7 +88,7 @@ def musicnn_representation(samples: np.ndarray, sample_rate: int = 16000) -> np.
     (:func:`genreflow.musicnn.input_representation`, the representation the network was trained
     on and the port is checked with) of audio already resampled to 16 kHz, stored like every
     spectrogram with frequency as rows. musicnn feeds its network the transpose, (frames, 96)."""
-    from .musicnn import input_representation
+    from .musicnn_input import input_representation
 
     if sample_rate != MUSICNN["sample_rate"]:
         raise ValueError(f"musicnn's input is made at 16000 Hz, not {sample_rate}")

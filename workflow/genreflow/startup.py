@@ -71,16 +71,6 @@ def check_sheet(table, sheet: str) -> None:
         )
 
 
-def sheet_split_message(reason: str, tracks: int) -> str:
-    """The split check's message when a sample sheet's split column decides the split: it names
-    the column, not split.method or split.ratios, which are not used then."""
-    reason = reason.removesuffix("; raise split.ratios.val")
-    return (
-        f"split: {reason} in the sample sheet's split column ({tracks} usable tracks; mark more "
-        "rows train or val, add audio, or remove the genre from genres)"
-    )
-
-
 # --- cross-validation folds -----------------------------------------------------------------
 
 
