@@ -377,7 +377,9 @@ def test_end_of_run_prints_the_accuracy_and_the_predictions(predicted):
     *_, proc = predicted
     out = proc.stdout + proc.stderr
     assert re.search(
-        r"^genreflow: cnn recipe, (test|val) split, track accuracy \d+\.\d%", out, flags=re.M
+        r"^genreflow: cnn recipe, (test|val) split \([^)]+\), track accuracy \d+\.\d%",
+        out,
+        flags=re.M,
     ), out[-3000:]
     assert re.search(
         r"^genreflow: \d+ file\(s\) classified into results/predict/new_audio\.csv", out, flags=re.M
