@@ -43,21 +43,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from genreflow.artists import artist_groups, credited_names
+from genreflow.demo import GTZAN_GENRES
 
 FINGERPRINTS = "dataset/metadata/doh2023fingerprint/results"
 STURM_INDEX = "dataset/metadata/sturm2013faults/GTZANindex.txt"
-GENRES = (
-    "blues",
-    "classical",
-    "country",
-    "disco",
-    "hiphop",
-    "jazz",
-    "metal",
-    "pop",
-    "reggae",
-    "rock",
-)
 FILLER_WORDS = {"the", "a", "an", "of", "in", "no", "op", "and", "for", "to", "on"}
 
 
@@ -159,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     repo = Checkout(args.checkout)
     matches, index = fingerprint_matches(repo), sturm_index(repo)
-    tracks = [f"{g}.{i:05d}" for g in GENRES for i in range(100)]
+    tracks = [f"{g}.{i:05d}" for g in GTZAN_GENRES for i in range(100)]
     rows = {t: decide(matches.get(t), index.get(t, ("", ""))) for t in tracks}
     groups = artist_groups({t: artist for t, (artist, _, _) in rows.items()})
     counts = {
