@@ -99,7 +99,7 @@ def stats(paths: list[Path]) -> dict[Path, tuple[int, bytes]]:
 
 
 def epochs_logged(log_text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"genreflow\.training: epoch (\d+):", log_text)]
+    return [int(n) for n in re.findall(r"genreflow\.fitting: epoch (\d+):", log_text)]
 
 
 def unlock_and_rerun(root: Path, cfg: Path, *targets: str) -> str:
@@ -209,7 +209,7 @@ def test_training_resumes_at_the_last_finished_epoch(training_kill):
     assert len(killed) <= finished <= len(killed) + 1, (killed, finished)
     # the log keeps every epoch once, in order: the earlier ones logged again, then the rest
     assert epochs_logged(rerun) == list(range(1, EPOCHS + 1))
-    line = lambda text, n: re.search(rf"genreflow\.training: (epoch {n}: .*)", text)[1]
+    line = lambda text, n: re.search(rf"genreflow\.fitting: (epoch {n}: .*)", text)[1]
     assert [line(rerun, n) for n in killed] == [line(training_kill.killed_log, n) for n in killed]
 
 
