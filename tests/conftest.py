@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -122,13 +123,39 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_demo_run(tmp_path_factory) -> Path:
-    """One full run of the demo DAG with the tiny preset, shared by the tests that inspect its outputs."""
-    root = tmp_path_factory.mktemp("tiny_demo")
-    run_snakemake(
-        root, "--cores", "2", "--configfile", str(REPO / "config/presets/tiny.yaml"), timeout=900
-    )
+def tiny_demo_run(tmp_path_factory, worker_id) -> Path:
+    """One full run of the demo DAG with the tiny preset, made once per test session and shared
+    by the tests that inspect its outputs. Under pytest-xdist the first worker to ask makes it
+    and the others wait for it (a lock in the session's common temporary folder), so it is read
+    only: a test that runs the workflow on top of it works on a copy (``copy_of_run``)."""
+    if worker_id == "master":  # no xdist: this process is the whole session
+        shared = tmp_path_factory.getbasetemp()
+    else:  # basetemp is <session>/popen-gwN: its parent is common to the session's workers
+        shared = tmp_path_factory.getbasetemp().parent
+    root = shared / "tiny_demo"
+    with open(shared / "tiny_demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / ".made").exists():
+            shutil.rmtree(root, ignore_errors=True)  # a run that failed under another worker
+            root.mkdir()
+            run_snakemake(
+                root,
+                "--cores",
+                "2",
+                "--configfile",
+                str(REPO / "config/presets/tiny.yaml"),
+                timeout=900,
+            )
+            (root / ".made").touch()
     return root
+
+
+def copy_of_run(run: Path, dest: Path) -> Path:
+    """A private copy of a finished run, Snakemake's records included: modification times are
+    kept (copy2), so the copy is as up to date as the original and targets built on top of it
+    redo nothing that the original had done."""
+    shutil.copytree(run, dest, symlinks=True)
+    return dest
 
 
 def requires_shared_data(sub: str):
@@ -146,6 +173,7 @@ __all__ = [
     "make_dataset",
     "numbers_in",
     "run_snakemake",
+    "copy_of_run",
     "requires_shared_data",
     "shutil",
 ]

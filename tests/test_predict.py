@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_snakemake, tone, write_audio
+from conftest import REPO, copy_of_run, run_snakemake, tone, write_audio
 
 from genreflow.blocks import is_declarable, read_records, safe_id
 from genreflow.predict import (
@@ -286,9 +286,10 @@ def fill_folder(folder: Path, sources: list[Path]) -> dict[str, Path]:
 def predicted(tiny_demo_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("to classify") / "my music"
     made = fill_folder(folder, sources_from_test_split(tiny_demo_run))
+    workdir = copy_of_run(tiny_demo_run, tmp_path_factory.mktemp("predict") / "run")
     # the undecodable file is recorded by its featurisation job, which goes on without it
-    proc = run_snakemake(tiny_demo_run, *predict_args(folder), timeout=600)
-    return tiny_demo_run, folder, made, proc
+    proc = run_snakemake(workdir, *predict_args(folder), timeout=600)
+    return workdir, folder, made, proc
 
 
 def test_predict_classifies_every_audio_file_whatever_its_name(predicted):

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import REPO, run_snakemake  # noqa: E402
+from conftest import REPO, copy_of_run, run_snakemake  # noqa: E402
 
 TINY = str(REPO / "config/presets/tiny.yaml")
 CAPTIONS = REPO / "workflow" / "report"
@@ -154,9 +154,10 @@ def screenshot(report: Path, png: Path, workdir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def report(tiny_demo_run) -> Path:
-    out = tiny_demo_run / "report.html"
-    run_snakemake(tiny_demo_run, "--report", str(out), "--configfile", TINY, timeout=300)
+def report(tiny_demo_run, tmp_path_factory) -> Path:
+    workdir = copy_of_run(tiny_demo_run, tmp_path_factory.mktemp("report") / "run")
+    out = workdir / "report.html"
+    run_snakemake(workdir, "--report", str(out), "--configfile", TINY, timeout=300)
     assert out.stat().st_size > 10_000
     return out
 

@@ -240,6 +240,9 @@ def demo_run(tmp_path_factory) -> Run:
             "none",
             "--configfile",
             str(REPO / DEMO_CONFIG),
+            # what is tested is the jobs' way through SLURM, not what the model learns
+            "--config",
+            "train={epochs: 3, patience: 3}",
             "--verbose",
         ],
         timeout=DEMO_TIMEOUT,

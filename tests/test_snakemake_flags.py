@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, write_audio
+from conftest import REPO, copy_of_run, run_snakemake, write_audio
 
 from genreflow.demo import synthesize
 from genreflow.tables import read_manifest
@@ -88,16 +88,30 @@ BLOCK_50 = ALL - BLOCK_0
 MODEL = "results/model/seed_42/model.keras"
 
 
-@pytest.fixture
-def made(tmp_path: Path) -> Path:
-    """A featurised dataset: 3 genres x 6 clips in two blocks, run up to the manifest."""
+@pytest.fixture(scope="module")
+def featurised(tmp_path_factory) -> Path:
+    """A featurised dataset: 3 genres x 6 clips in two blocks, run up to the manifest once."""
+    root = tmp_path_factory.mktemp("featurised")
     for genre in GENRES:
         for n in NUMBERS:
-            add_clip(tmp_path, genre, n)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-    smk(tmp_path, MANIFEST)
-    assert set(inodes(tmp_path)) == ALL
-    return tmp_path
+            add_clip(root, genre, n)
+    (root / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    smk(root, MANIFEST)
+    assert set(inodes(root)) == ALL
+    return root
+
+
+@pytest.fixture
+def made(featurised: Path, tmp_path: Path) -> Path:
+    """A private copy of the featurised dataset (and of Snakemake's records) for one test. A
+    copied audio file has a new inode change time, which the audio stamps count as a replaced
+    file (on purpose: see test_a_clip_replaced_by_a_same_size_older_copy_is_featurised_again),
+    so `--touch` records the copy as it is, as a finished run would have; no PNG is rewritten."""
+    root = copy_of_run(featurised, tmp_path / "run")
+    before = inodes(root)
+    smk(root, MANIFEST, "--touch")
+    assert inodes(root) == before
+    return root
 
 
 def rules(root: Path) -> list[str]:

@@ -221,9 +221,10 @@ def test_fault_filtered_split_follows_the_published_lists(tmp_path):
         )
     (tmp_path / "ff.yaml").write_text(
         "audio_dir: audio\ngenres: [blues, jazz, rock]\nspectrogram: {duration_s: 4.0}\n"
-        "split: {method: fault_filtered}\ntrain: {epochs: 2, filters: [4, 8], window_s: 1.0}\n"
+        "split: {method: fault_filtered}\n"
     )
-    run_snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "ff.yaml"), timeout=600)
+    manifest = "results/split/manifest.csv"  # the split is what this test is about
+    run_snakemake(tmp_path, manifest, "--cores", "2", "--configfile", str(tmp_path / "ff.yaml"))
     with open(tmp_path / "results/split/manifest.csv", newline="") as fh:
         manifest = {r["track"]: r["split"] for r in csv.DictReader(fh)}
     assert (
