@@ -12,18 +12,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
-GENRES = [
-    "blues",
-    "classical",
-    "country",
-    "disco",
-    "hiphop",
-    "jazz",
-    "metal",
-    "pop",
-    "reggae",
-    "rock",
-]
+from genreflow.demo import GTZAN_GENRES  # noqa: E402
+
+GENRES = GTZAN_GENRES
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
@@ -53,6 +44,21 @@ _PEAK_WRAPPER = (
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
     "sys.exit(rc)"
 )
+
+
+def workflow_command(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> list[str]:
+    """``snakemake`` on the workflow (or another Snakefile) with ``workdir`` as working
+    directory and the two cores of the machines these benchmarks are written for."""
+    return [
+        SNAKEMAKE,
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
 
 
 def run_timed(

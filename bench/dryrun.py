@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, table
+from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, table, workflow_command
 
 
 def placeholders(root: Path, n_files: int) -> None:
@@ -48,20 +48,7 @@ def dry_run(audio: Path, workdir: Path) -> tuple[float, float]:
     workdir.mkdir(parents=True)
     overrides = workdir / "bench.yaml"
     overrides.write_text(f"audio_dir: {audio}\n")
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "-n",
-        "--quiet",
-        "rules",
-        "--configfile",
-        str(overrides),
-    ]
+    cmd = workflow_command(workdir, "-n", "--quiet", "rules", "--configfile", str(overrides))
     return run_timed(cmd)
 
 
@@ -101,20 +88,11 @@ def bare_dry_run(audio: Path, workdir: Path) -> tuple[float, float]:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     (workdir / "Snakefile").write_text(BARE_SNAKEFILE)
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(workdir / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "-n",
-        "--quiet",
-        "rules",
-        "--config",
-        f"audio={audio}",
-    ]
+    cmd = workflow_command(
+        workdir,
+        *("-n", "--quiet", "rules", "--config", f"audio={audio}"),
+        snakefile=workdir / "Snakefile",
+    )
     return run_timed(cmd)
 
 

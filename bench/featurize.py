@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, synthetic_gtzan, table
+from common import GENRES, REPO, machine, run_timed, synthetic_gtzan, table, workflow_command
 
 LEAN_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 LOOP = str(REPO / "bench" / "featurize_loop.py")
@@ -48,20 +48,9 @@ INDEX = "results/spectrograms/index.tsv"
 
 
 def snakemake(workdir: Path, *args: str) -> tuple[float, float]:
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--quiet",
-        "all",
-        "--configfile",
-        str(workdir / "bench.yaml"),
-        *args,
-    ]
+    cmd = workflow_command(
+        workdir, "--quiet", "all", "--configfile", str(workdir / "bench.yaml"), *args
+    )
     return run_timed(cmd, env=LEAN_ENV)
 
 

@@ -13,7 +13,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from common import REPO, SNAKEMAKE, machine, run_timed, synthetic_gtzan, table
+from common import machine, run_timed, synthetic_gtzan, table, workflow_command
 
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]")
 
@@ -45,17 +45,7 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     (workdir / "bench.yaml").write_text(f"audio_dir: {audio}\n")
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        str(workdir / "bench.yaml"),
-    ]
+    cmd = workflow_command(workdir, "--configfile", str(workdir / "bench.yaml"))
     wall, rss = run_timed(cmd, env={"OPENBLAS_NUM_THREADS": "1"})
     log = max((workdir / ".snakemake/log").glob("*.snakemake.log"))
     stages = stage_times(log)

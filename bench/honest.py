@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, table
+from common import GENRES, REPO, machine, run_timed, table, workflow_command
 
 SHARED = REPO.parent / "shared/data"
 CV_GROUPING = {"random": "none", "artist": "artist"}
@@ -52,16 +52,7 @@ def recipe(name: str) -> tuple[str, str | dict]:
 
 
 def snakemake(workdir: Path, *args: str) -> float:
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = workflow_command(workdir, *args)
     wall, _ = run_timed(cmd, env={"OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"})
     return wall
 

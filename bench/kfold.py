@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-from common import REPO, SNAKEMAKE, machine, run_timed, table
+from common import REPO, machine, run_timed, table, workflow_command
 
 COLUMNS = {
     "test_track_accuracy": "test track accuracy",
@@ -37,19 +37,9 @@ def main() -> None:
         str(args.work / "data.yaml"),
         *map(os.path.abspath, args.configfile),
     ]
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(args.work),
-        "--cores",
-        "2",
-        "--configfile",
-        *configs,
-        "--",
-        "results/experiments/comparison.tsv",
-    ]
+    cmd = workflow_command(
+        args.work, "--configfile", *configs, "--", "results/experiments/comparison.tsv"
+    )
     wall, rss = run_timed(cmd, env={"OPENBLAS_NUM_THREADS": "1"})
     from genreflow.tables import read_table
 

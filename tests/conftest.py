@@ -15,19 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "workflow"))
+from genreflow.demo import GTZAN_GENRES  # noqa: E402
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-GENRES = [
-    "blues",
-    "classical",
-    "country",
-    "disco",
-    "hiphop",
-    "jazz",
-    "metal",
-    "pop",
-    "reggae",
-    "rock",
-]
+GENRES = GTZAN_GENRES
 
 
 def tone(

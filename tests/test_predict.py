@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, copy_of_run, run_snakemake, tone, write_audio
+from conftest import GENRES, REPO, copy_of_run, run_snakemake, tone, write_audio
 
 from genreflow.blocks import is_declarable, read_records, safe_id
 from genreflow.predict import (
@@ -25,18 +25,6 @@ from genreflow.predict import (
 from genreflow.recipe import TrainSettings
 
 TINY = str(REPO / "config/presets/tiny.yaml")
-GENRES = [
-    "blues",
-    "classical",
-    "country",
-    "disco",
-    "hiphop",
-    "jazz",
-    "metal",
-    "pop",
-    "reggae",
-    "rock",
-]
 ODD_NAMES = [
     "song one.wav",
     "sub/dir/Ünïcødé – 日本.flac",
