@@ -10,9 +10,11 @@ Usage: python bench/kfold.py [--data ../shared/data/gtzan-dev] [--work /tmp/genr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 from common import REPO, machine, run_timed, table, workflow_command
 
 COLUMNS = {
@@ -62,8 +64,11 @@ def main() -> None:
                 f"{float(r['train_s_mean']):.0f}",
             ]
         )
+    log = (args.work / "results/logs/experiments/folds.log").read_text().splitlines()
+    kind = [line for line in log if line.startswith("folds: ")][-1].removeprefix("folds: ")
     print(
-        f"{args.data}: {result['folds'][0]}-fold cross-validation by track, on {machine()}; wall {wall:.0f} s, peak RSS {rss:.0f} MiB\n"
+        f"{args.data}: {result['folds'][0]}-fold cross-validation ({kind}), on {machine()}; "
+        f"wall {wall:.0f} s, peak RSS {rss:.0f} MiB\n"
     )
     print(
         table(
@@ -78,6 +83,39 @@ def main() -> None:
             rows,
         )
     )
+    variants = list(result["variant"])
+    print(f"\nPaired by fold and seed, {variants[0]} against the others (test track accuracy):\n")
+    print(paired_table(args.work / "results/experiments", variants))
+
+
+def run_accuracies(experiments: Path, variant: str) -> dict[tuple[str, str], float]:
+    """(fold, seed) -> test track accuracy of one variant's runs."""
+    runs = {}
+    for path in sorted(experiments.glob(f"variant~{variant}/fold~*/seed~*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        runs[(str(metrics["fold"]), str(metrics["seed"]))] = metrics["test"]["track_accuracy"]
+    return runs
+
+
+def paired_table(experiments: Path, variants: list[str]) -> str:
+    """The first variant's gain over each other one on the same folds and seeds: mean, its
+    standard error (std of the differences / sqrt(n)), and how many runs were better or worse."""
+    first = run_accuracies(experiments, variants[0])
+    rows = []
+    for other in variants[1:]:
+        theirs = run_accuracies(experiments, other)
+        gains = np.array([first[k] - theirs[k] for k in sorted(first.keys() & theirs.keys())])
+        se = gains.std(ddof=1) / np.sqrt(len(gains)) if len(gains) > 1 else float("nan")
+        rows.append(
+            [
+                f"{variants[0]} - {other}",
+                len(gains),
+                f"{gains.mean():+.1%} (SE {se:.1%})",
+                int((gains > 0).sum()),
+                int((gains < 0).sum()),
+            ]
+        )
+    return table(["pair", "runs", "mean gain (standard error)", "better", "worse"], rows)
 
 
 if __name__ == "__main__":
