@@ -9,7 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
 from genreflow.blocks import Item  # noqa: E402
 from genreflow.featurize import featurize_file
 from genreflow.params import SpectrogramParams  # noqa: E402
@@ -22,7 +25,9 @@ def main() -> None:
     parser.add_argument("--blog", action="store_true", help="the blog preset's renderer")
     parser.add_argument("--part", default="0/1")
     args = parser.parse_args()
-    params = SpectrogramParams()  # the workflow's defaults
+    # the settings of the workflow's default configuration, which the workflow runs with
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    params = SpectrogramParams.from_config(config["spectrogram"])
     if args.blog:
         params = SpectrogramParams(
             kind="blog_specgram", duration_s=5.0, width_px=800, height_px=800
