@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from common import GENRES, REPO, SNAKEMAKE, machine, run_timed, table, workflow_command
+from common import GENRES, machine, run_timed, table, workflow_command
 
 
 def placeholders(root: Path, n_files: int) -> None:
@@ -104,8 +104,7 @@ def metadata_bytes(audio: Path, workdir: Path) -> tuple[float, int, int]:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     (workdir / "bench.yaml").write_text(f"audio_dir: {audio}\n")
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
-    cmd += ["--cores", "2", "--quiet", "all", "--configfile", str(workdir / "bench.yaml")]
+    cmd = workflow_command(workdir, "--quiet", "all", "--configfile", str(workdir / "bench.yaml"))
     run_timed([*cmd, "--", "results/spectrograms/index.tsv"])
     records: dict[str, list[int]] = {}
     for f in (workdir / ".snakemake/metadata").iterdir():

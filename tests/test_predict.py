@@ -274,7 +274,9 @@ def fill_folder(folder: Path, sources: list[Path]) -> dict[str, Path]:
 def predicted(tiny_demo_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("to classify") / "my music"
     made = fill_folder(folder, sources_from_test_split(tiny_demo_run))
-    workdir = copy_of_run(tiny_demo_run, tmp_path_factory.mktemp("predict") / "run")
+    workdir = copy_of_run(
+        tiny_demo_run, tmp_path_factory.mktemp("predict") / "run", "--configfile", TINY
+    )
     # the undecodable file is recorded by its featurisation job, which goes on without it
     proc = run_snakemake(workdir, *predict_args(folder), timeout=600)
     return workdir, folder, made, proc

@@ -155,7 +155,9 @@ def screenshot(report: Path, png: Path, workdir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def report(tiny_demo_run, tmp_path_factory) -> Path:
-    workdir = copy_of_run(tiny_demo_run, tmp_path_factory.mktemp("report") / "run")
+    workdir = copy_of_run(
+        tiny_demo_run, tmp_path_factory.mktemp("report") / "run", "--configfile", TINY
+    )
     out = workdir / "report.html"
     run_snakemake(workdir, "--report", str(out), "--configfile", TINY, timeout=300)
     assert out.stat().st_size > 10_000

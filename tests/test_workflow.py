@@ -223,9 +223,9 @@ def test_fault_filtered_split_follows_the_published_lists(tmp_path):
         "audio_dir: audio\ngenres: [blues, jazz, rock]\nspectrogram: {duration_s: 4.0}\n"
         "split: {method: fault_filtered}\n"
     )
-    manifest = "results/split/manifest.csv"  # the split is what this test is about
-    run_snakemake(tmp_path, manifest, "--cores", "2", "--configfile", str(tmp_path / "ff.yaml"))
-    with open(tmp_path / "results/split/manifest.csv", newline="") as fh:
+    target = "results/split/manifest.csv"  # the split is what this test is about
+    run_snakemake(tmp_path, target, "--cores", "2", "--configfile", str(tmp_path / "ff.yaml"))
+    with open(tmp_path / target, newline="") as fh:
         manifest = {r["track"]: r["split"] for r in csv.DictReader(fh)}
     assert (
         manifest == chosen
