@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GENRES, REPO, copy_of_run, run_snakemake, tone, write_audio
+from conftest import GENRES, TINY_PRESET, copy_of_run, run_snakemake, tone, write_audio
 
 from genreflow.blocks import is_declarable, read_records, safe_id
 from genreflow.predict import (
@@ -24,7 +24,7 @@ from genreflow.predict import (
 )
 from genreflow.recipe import TrainSettings
 
-TINY = str(REPO / "config/presets/tiny.yaml")
+TINY = TINY_PRESET  # conftest: the preset the shared tiny demo run uses
 ODD_NAMES = [
     "song one.wav",
     "sub/dir/Ünïcødé – 日本.flac",

@@ -21,9 +21,9 @@ from types import SimpleNamespace
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import REPO, copy_of_run, run_snakemake  # noqa: E402
+from conftest import REPO, TINY_PRESET, copy_of_run, run_snakemake  # noqa: E402
 
-TINY = str(REPO / "config/presets/tiny.yaml")
+TINY = TINY_PRESET  # conftest: the preset the shared tiny demo run uses
 CAPTIONS = REPO / "workflow" / "report"
 CATEGORIES = ["2. Metrics", "3. Training", "4. Data"]
 RESULTS = {  # report entry -> a phrase of its caption

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GENRES, REPO, SNAKEMAKE, run_snakemake
+from conftest import GENRES, REPO, SNAKEMAKE, TINY_PRESET, run_snakemake
 
 from genreflow.pngio import read_png, read_png_text
 
-TINY = str(REPO / "config/presets/tiny.yaml")
+TINY = TINY_PRESET  # conftest: the preset the shared tiny demo run uses
 
 
 def test_spectrograms_have_the_configured_shape(tiny_demo_run):
